@@ -1,0 +1,251 @@
+"""The schema. Counters that money depends on live in columns so a conditional UPDATE can guard them.
+
+Usage counters are split into redeemed and held (live reservations); a limit is checked against
+their sum inside the UPDATE that takes a unit, so no two transactions can both take the last one.
+"""
+
+from __future__ import annotations
+
+from datetime import timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes on every backend (SQLite stores naive text, so the zone is put back on read)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: ANN001
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetimes are not stored; use UTC")
+            value = value.astimezone(timezone.utc)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):  # noqa: ANN001
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+UTC = UTCDateTime()
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("issuer_type", String(16), nullable=False),
+    Column("store_id", String(100), index=True),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("stacking", String(16), nullable=False),
+    Column("definition", JSON, nullable=False),  # discount, scope, conditions, validity, code_config
+    Column("max_redemptions", Integer),
+    Column("budget", BigInteger),
+    Column("per_coupon", Integer),
+    Column("per_customer", Integer),
+    Column("redeemed_count", Integer, nullable=False, server_default="0"),
+    Column("held_count", Integer, nullable=False, server_default="0"),
+    Column("budget_used", BigInteger, nullable=False, server_default="0"),
+    Column("budget_held", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", UTC, nullable=False),
+    Column("updated_at", UTC, nullable=False),
+)
+
+# The normalized code is the primary key: one index enforces uniqueness across the whole system.
+coupons = Table(
+    "coupons",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("display_code", String(64), nullable=False),
+    Column("campaign_id", String(32), ForeignKey("campaigns.id"), nullable=False, index=True),
+    Column("customer_id", String(100)),
+    Column("issued_at", UTC, nullable=False),
+    Column("redeemed_count", Integer, nullable=False, server_default="0"),
+    Column("held_count", Integer, nullable=False, server_default="0"),
+    Index(
+        "ix_coupons_customer_id",
+        "customer_id",
+        postgresql_where=text("customer_id IS NOT NULL"),
+        sqlite_where=text("customer_id IS NOT NULL"),
+    ),
+)
+
+customer_usage = Table(
+    "customer_usage",
+    metadata,
+    Column("campaign_id", String(32), primary_key=True),
+    Column("customer_id", String(100), primary_key=True),
+    Column("redeemed_count", Integer, nullable=False, server_default="0"),
+    Column("held_count", Integer, nullable=False, server_default="0"),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("email", String(320)),
+    Column("name", String(200)),
+    Column("birthday", String(10)),
+    Column("tags", JSON, nullable=False),
+    Column("attributes", JSON, nullable=False),
+    Column("marketing_consent", Boolean, nullable=False, server_default="0"),
+    Column("order_count", Integer, nullable=False, server_default="0"),
+    Column("total_spent", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", UTC, nullable=False),
+    Column("updated_at", UTC, nullable=False),
+)
+
+# (type, ref) is unique: the same event delivered twice counts once.
+events = Table(
+    "events",
+    metadata,
+    Column("type", String(50), primary_key=True),
+    Column("ref", String(200), primary_key=True),
+    Column("customer_id", String(100)),
+    Column("payload", JSON, nullable=False),
+    Column("received_at", UTC, nullable=False),
+)
+
+redemptions = Table(
+    "redemptions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("order_id", String(200), nullable=False, index=True),
+    Column("customer_id", String(100)),
+    Column("status", String(16), nullable=False),  # succeeded | rolled_back
+    Column("reservation_id", String(32), unique=True),
+    Column("currency", String(3), nullable=False),
+    Column("result", JSON, nullable=False),  # the validation body at redemption time
+    Column("channel", String(16), nullable=False),
+    Column("created_at", UTC, nullable=False),
+    Column("rolled_back_at", UTC),
+    Column("rollback_reason", String(200)),
+)
+
+redemption_codes = Table(
+    "redemption_codes",
+    metadata,
+    Column("redemption_id", String(32), ForeignKey("redemptions.id"), primary_key=True),
+    Column("code", String(64), primary_key=True),
+    Column("campaign_id", String(32), nullable=False, index=True),
+    Column("order_id", String(200), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("issuer", String(110), nullable=False),
+    Column("discount", BigInteger, nullable=False),
+    Column("shipping_discount", BigInteger, nullable=False),
+    Column("returned", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", UTC, nullable=False),
+    # an order redeems a code once; a rolled-back redemption frees the pair again
+    Index(
+        "uq_redemption_codes_code_order",
+        "code",
+        "order_id",
+        unique=True,
+        postgresql_where=text("active"),
+        sqlite_where=text("active"),
+    ),
+)
+
+# One row per code and cart line: the allocation, who bears it, and what partial refunds gave back.
+redemption_lines = Table(
+    "redemption_lines",
+    metadata,
+    Column("redemption_id", String(32), primary_key=True),
+    Column("code", String(64), primary_key=True),
+    Column("line_id", String(100), primary_key=True),
+    Column("store_id", String(100)),
+    Column("borne_by", String(110), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("discount", BigInteger, nullable=False),
+    Column("refunded_quantity", Integer, nullable=False, server_default="0"),
+    Column("returned", BigInteger, nullable=False, server_default="0"),
+)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("order_id", String(200), nullable=False, index=True),
+    Column("customer_id", String(100)),
+    Column("status", String(16), nullable=False),  # held | consumed | released | expired
+    Column("codes", JSON, nullable=False),  # [{code, campaign_id, discount}]
+    Column("result", JSON, nullable=False),
+    Column("cart", JSON, nullable=False),
+    Column("expires_at", UTC, nullable=False, index=True),
+    Column("created_at", UTC, nullable=False),
+)
+
+# Keyed per API key: two clients choosing the same key never see each other's answers.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("api_key_id", String(32), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("endpoint", String(100), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer),
+    Column("response", JSON),
+    Column("created_at", UTC, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("store_id", String(100)),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", UTC, nullable=False),
+    Column("revoked_at", UTC),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(50), nullable=False),
+    Column("status", String(16), nullable=False),  # queued | running | succeeded | failed
+    Column("params", JSON, nullable=False),
+    Column("done", BigInteger, nullable=False, server_default="0"),
+    Column("total", BigInteger, nullable=False, server_default="0"),
+    Column("error", Text),
+    Column("created_at", UTC, nullable=False),
+    Column("started_at", UTC),
+    Column("finished_at", UTC),
+    Column("heartbeat_at", UTC),
+    Index("ix_jobs_status_created", "status", "created_at"),
+)

@@ -1,0 +1,167 @@
+"""Throttling of failed coupon-code look-ups per API key (SPEC §3: codes must not be guessable).
+
+A coupon code is a bearer secret, so a client that keeps looking up unknown codes is first slowed
+and then refused. Failures are counted in fixed windows of `window_seconds`:
+
+- failures <= slow_after: answered at once;
+- above slow_after: answered after 0.1 s per failure over the threshold, at most 2.0 s;
+- failures >= block_after: refused (429) with Retry-After = seconds until the window ends.
+
+The caller does `verdict = throttle.check(key)` before serving a look-up (refuse when
+`verdict.retry_after` is set, else wait `verdict.delay`, preferably with `asyncio.sleep`) and
+`throttle.record_failures(key, n)` after `n` unknown codes were looked up. `key` should identify the
+API key (its id), never the secret itself: it ends up in Redis key names.
+
+`MemoryThrottle` counts per process; with several workers or hosts each keeps its own count, which
+`RedisThrottle` (chosen when COUPONRY_REDIS_URL is set) lifts by sharing one counter.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import redis
+
+log = logging.getLogger(__name__)
+
+DELAY_PER_FAILURE = 0.1
+MAX_DELAY = 2.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    delay: float  # seconds to wait before answering (0 = none)
+    retry_after: int | None = None  # set => refuse with 429 and this Retry-After
+
+
+class Throttle(Protocol):
+    def check(self, key: str) -> Verdict: ...
+
+    def record_failures(self, key: str, n: int = 1) -> None: ...
+
+
+def verdict_for(failures: int, seconds_left: float, slow_after: int, block_after: int) -> Verdict:
+    """The one rule shared by every backend, given the failures so far in the current window."""
+    if failures >= block_after:
+        return Verdict(delay=0.0, retry_after=max(1, math.ceil(seconds_left)))
+    over = failures - slow_after
+    return Verdict(delay=min(MAX_DELAY, round(over * DELAY_PER_FAILURE, 3)) if over > 0 else 0.0)
+
+
+class MemoryThrottle:
+    """Per-process counters; thread-safe. Old windows are dropped as soon as a new one starts."""
+
+    def __init__(
+        self, slow_after: int, block_after: int, window_seconds: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.slow_after, self.block_after, self.window_seconds = slow_after, block_after, window_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, int], int] = {}
+        self._current_window = -1
+
+    def _window(self) -> tuple[int, float]:
+        """The current window index and the seconds left in it; prunes past windows (lock held)."""
+        now = self._clock()
+        index = int(now // self.window_seconds)
+        if index != self._current_window:
+            self._counts = {wk: c for wk, c in self._counts.items() if wk[1] >= index}
+            self._current_window = index
+        return index, (index + 1) * self.window_seconds - now
+
+    def failures(self, key: str) -> int:
+        with self._lock:
+            index, _ = self._window()
+            return self._counts.get((key, index), 0)
+
+    def check(self, key: str) -> Verdict:
+        with self._lock:
+            index, left = self._window()
+            failures = self._counts.get((key, index), 0)
+        return verdict_for(failures, left, self.slow_after, self.block_after)
+
+    def record_failures(self, key: str, n: int = 1) -> None:
+        if n <= 0:
+            return
+        with self._lock:
+            index, _ = self._window()
+            self._counts[(key, index)] = self._counts.get((key, index), 0) + n
+
+
+class RedisThrottle:
+    """Counters shared by every process and host through Redis: one fixed-window key per API key.
+
+    Fails open: while Redis is unreachable nothing is throttled (and a warning is logged at most every
+    `WARN_EVERY` seconds), so an outage of Redis cannot take checkout down. After a failure Redis is
+    not asked again for `RETRY_AFTER_ERROR` seconds, so requests do not each pay a connect timeout.
+    """
+
+    WARN_EVERY = 60.0
+    RETRY_AFTER_ERROR = 5.0
+
+    def __init__(self, url: str, slow_after: int, block_after: int, window_seconds: int) -> None:
+        self.slow_after, self.block_after, self.window_seconds = slow_after, block_after, window_seconds
+        self._redis = redis.Redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.25)
+        self._down_until = 0.0
+        self._last_warning = -math.inf
+
+    def _redis_key(self, key: str, index: int) -> str:
+        return f"couponry:throttle:{key}:{index}"
+
+    def _window(self) -> tuple[int, float]:
+        # wall clock, not monotonic: every process and host must agree on the window index
+        now = time.time()
+        index = int(now // self.window_seconds)
+        return index, (index + 1) * self.window_seconds - now
+
+    def _guarded(self, operation: Callable[[], Any]) -> Any:
+        """Run `operation` against Redis; None (fail open) when Redis is down or just was."""
+        if time.monotonic() < self._down_until:
+            return None
+        try:
+            return operation()
+        except redis.RedisError as exc:
+            now = time.monotonic()
+            self._down_until = now + self.RETRY_AFTER_ERROR
+            if now - self._last_warning >= self.WARN_EVERY:
+                self._last_warning = now
+                log.warning("throttle: Redis unavailable, failed look-ups are not throttled: %s", exc)
+            return None
+
+    def failures(self, key: str) -> int:
+        index, _ = self._window()
+        value = self._guarded(lambda: self._redis.get(self._redis_key(key, index)))
+        return int(value or 0)
+
+    def check(self, key: str) -> Verdict:
+        index, left = self._window()
+        name = self._redis_key(key, index)
+        result = self._guarded(lambda: self._redis.pipeline(transaction=False).get(name).ttl(name).execute())
+        if result is None:
+            return Verdict(delay=0.0)
+        count, ttl = result
+        seconds_left = ttl if isinstance(ttl, int) and ttl > 0 else left
+        return verdict_for(int(count or 0), seconds_left, self.slow_after, self.block_after)
+
+    def record_failures(self, key: str, n: int = 1) -> None:
+        if n <= 0:
+            return
+        index, left = self._window()
+        name = self._redis_key(key, index)
+        # the key lives until its window ends, so its TTL is what check() reports as Retry-After
+        expire = max(1, math.ceil(left))
+        self._guarded(lambda: self._redis.pipeline().incrby(name, n).expire(name, expire, nx=True).execute())
+
+
+def make_throttle(settings: Any) -> Throttle:
+    """RedisThrottle when settings.redis_url is set (several processes share counts), else in memory."""
+    limits = (settings.throttle_slow_after, settings.throttle_block_after, settings.throttle_window_seconds)
+    if settings.redis_url:
+        return RedisThrottle(settings.redis_url, *limits)
+    return MemoryThrottle(*limits)

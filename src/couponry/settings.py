@@ -1,0 +1,30 @@
+"""Configuration, read once from the environment (prefix COUPONRY_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COUPONRY_", extra="ignore")
+
+    database_url: str = "sqlite:///couponry.db"
+    redis_url: str | None = None
+    # failed code look-ups per API key and minute: slowed after the first, refused after the second
+    throttle_slow_after: int = 10
+    throttle_block_after: int = 30
+    throttle_window_seconds: int = 60
+    reservation_ttl_seconds: int = 900
+    sweep_interval_seconds: float = 20.0
+    job_poll_seconds: float = 1.0
+    run_background_workers: bool = True
+    db_pool_size: int = 10
+    log_level: str = "INFO"
+    public_base_url: str = "http://127.0.0.1:8000"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
