@@ -58,7 +58,11 @@ class MemoryThrottle:
     """Per-process counters; thread-safe. Old windows are dropped as soon as a new one starts."""
 
     def __init__(
-        self, slow_after: int, block_after: int, window_seconds: int, clock: Callable[[], float] = time.monotonic
+        self,
+        slow_after: int,
+        block_after: int,
+        window_seconds: int,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.slow_after, self.block_after, self.window_seconds = slow_after, block_after, window_seconds
         self._clock = clock
@@ -110,6 +114,9 @@ class RedisThrottle:
         self._redis = redis.Redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.25)
         self._down_until = 0.0
         self._last_warning = -math.inf
+
+    def close(self) -> None:
+        self._redis.close()
 
     def _redis_key(self, key: str, index: int) -> str:
         return f"couponry:throttle:{key}:{index}"
