@@ -4,10 +4,10 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-25 16:44:10.128807
 """
-from alembic import op
 import sqlalchemy as sa
-import couponry.adapters.db.tables
+from alembic import op
 
+import couponry.adapters.db.tables
 
 revision = '0001'
 down_revision = None

@@ -1,0 +1,91 @@
+"""Reading what the pricing core needs in as few queries as possible: coupons with their campaigns and
+this customer's usage in one query, the customer's profile in another."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, and_, literal, select
+
+from couponry.adapters.db.campaign_rules import rules_from_row
+from couponry.adapters.db.tables import campaigns, coupons, customer_usage, customers
+from couponry.domain.codes import normalize
+from couponry.domain.coupon import CouponSnapshot, CustomerProfile, UnknownCoupon
+from couponry.domain.errors import InvalidInput
+
+_COLUMNS = (
+    coupons.c.code,
+    coupons.c.display_code,
+    coupons.c.customer_id.label("owner_id"),
+    coupons.c.issued_at,
+    (coupons.c.redeemed_count + coupons.c.held_count).label("coupon_used"),
+    campaigns.c.id,
+    campaigns.c.currency,
+    campaigns.c.status,
+    campaigns.c.stacking,
+    campaigns.c.definition,
+    campaigns.c.max_redemptions,
+    campaigns.c.budget,
+    campaigns.c.per_coupon,
+    campaigns.c.per_customer,
+    campaigns.c.updated_at,
+    (campaigns.c.redeemed_count + campaigns.c.held_count).label("campaign_used"),
+    (campaigns.c.budget_used + campaigns.c.budget_held).label("budget_spent"),
+)
+
+
+def safe_normalize(code: str) -> str | None:
+    try:
+        return normalize(code)
+    except InvalidInput:
+        return None
+
+
+def load_snapshots(
+    conn: Connection, codes: Sequence[str], customer_id: str | None
+) -> list[CouponSnapshot | UnknownCoupon]:
+    """One snapshot per requested code, in request order; unknown codes become UnknownCoupon."""
+    normalized = [safe_normalize(c) for c in codes]
+    wanted = sorted({n for n in normalized if n})
+    found: dict[str, CouponSnapshot] = {}
+    if wanted:
+        usage = (
+            customer_usage.c.redeemed_count + customer_usage.c.held_count
+            if customer_id is not None
+            else literal(0)
+        )
+        query = select(*_COLUMNS, usage.label("customer_used")).join(
+            campaigns, campaigns.c.id == coupons.c.campaign_id
+        )
+        if customer_id is not None:
+            query = query.outerjoin(
+                customer_usage,
+                and_(
+                    customer_usage.c.campaign_id == coupons.c.campaign_id,
+                    customer_usage.c.customer_id == customer_id,
+                ),
+            )
+        for row in conn.execute(query.where(coupons.c.code.in_(wanted))):
+            found[row.code] = CouponSnapshot(
+                code=row.code,
+                rules=rules_from_row(row),
+                owner_id=row.owner_id,
+                issued_at=row.issued_at,
+                campaign_redemptions=row.campaign_used,
+                campaign_budget_used=row.budget_spent,
+                coupon_redemptions=row.coupon_used,
+                customer_redemptions=row.customer_used or 0,
+            )
+    return [found.get(n, UnknownCoupon(raw)) if n else UnknownCoupon(raw) for n, raw in zip(normalized, codes)]
+
+
+def load_customer(conn: Connection, customer_id: str | None) -> CustomerProfile | None:
+    """The profile, or a blank one for an id Couponry has not seen (a guest with an id)."""
+    if customer_id is None:
+        return None
+    row = conn.execute(
+        select(customers.c.tags, customers.c.order_count).where(customers.c.id == customer_id)
+    ).first()
+    if row is None:
+        return CustomerProfile(id=customer_id)
+    return CustomerProfile(id=customer_id, tags=frozenset(row.tags or ()), order_count=row.order_count)

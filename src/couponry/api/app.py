@@ -1,0 +1,73 @@
+"""The application factory: one FastAPI app per Settings, no engine created at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from couponry import __version__
+from couponry.adapters.db.engine import Database
+from couponry.adapters.throttle import make_throttle
+from couponry.api import problems
+from couponry.api.logging import RequestIdMiddleware, configure_logging
+from couponry.api.metrics import MetricsMiddleware, metrics_response
+from couponry.api.routes import campaigns, checkout, coupons, customers
+from couponry.services.worker import BackgroundWorker
+from couponry.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url, pool_size=settings.db_pool_size)
+        app.state.db = db
+        app.state.throttle = make_throttle(settings)
+        worker = None
+        if settings.run_background_workers:
+            worker = BackgroundWorker(
+                db, poll_seconds=settings.job_poll_seconds, sweep_seconds=settings.sweep_interval_seconds
+            )
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker:
+                worker.stop()
+            db.dispose()
+
+    app = FastAPI(
+        title="Couponry",
+        version=__version__,
+        description="Coupon campaigns, unguessable codes, validation and exactly-once redemption.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    problems.install(app)
+    for module in (campaigns, coupons, checkout, customers):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> Any:
+        try:
+            with app.state.db.read() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # the point of the endpoint is to say so
+            return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, status_code=503)
+        return {"status": "ok", "database": app.state.db.engine.dialect.name}
+
+    @app.get("/metrics", tags=["operations"], include_in_schema=False)
+    def metrics() -> Response:
+        body, content_type = metrics_response()
+        return Response(body, media_type=content_type)
+
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    return app

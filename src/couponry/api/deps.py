@@ -1,0 +1,69 @@
+"""Request dependencies: the database, the caller (from the API key), the throttle, the clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from couponry.adapters.db.engine import Database
+from couponry.adapters.throttle import Throttle
+from couponry.domain.errors import Throttled
+from couponry.services.actors import Actor
+from couponry.services.ids import utcnow
+from couponry.services.keys import authenticate
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.db
+
+
+def get_actor(request: Request, authorization: Annotated[str | None, Header()] = None) -> Actor:
+    secret = None
+    if authorization and authorization[:7].lower() == "bearer ":
+        secret = authorization[7:].strip()
+    return authenticate(request.app.state.db, secret)
+
+
+def get_now() -> datetime:
+    return utcnow()
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+ActorDep = Annotated[Actor, Depends(get_actor)]
+NowDep = Annotated[datetime, Depends(get_now)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+class CodeLookups:
+    """Guards an endpoint that looks codes up: slowed, then refused, after repeated unknown codes."""
+
+    def __init__(self, throttle: Throttle, actor: Actor) -> None:
+        self.throttle, self.actor = throttle, actor
+
+    @contextmanager
+    def guard(self) -> Iterator[CodeLookups]:
+        verdict = self.throttle.check(self.actor.key_id)
+        if verdict.retry_after is not None:
+            raise Throttled(
+                f"too many unknown codes from this key; retry in {verdict.retry_after} s",
+                retry_after=verdict.retry_after,
+            )
+        if verdict.delay:
+            time.sleep(verdict.delay)
+        yield self
+
+    def failed(self, n: int) -> None:
+        if n:
+            self.throttle.record_failures(self.actor.key_id, n)
+
+
+def get_lookups(request: Request, actor: ActorDep) -> CodeLookups:
+    return CodeLookups(request.app.state.throttle, actor)
+
+
+LookupsDep = Annotated[CodeLookups, Depends(get_lookups)]

@@ -1,0 +1,122 @@
+"""Validation, best coupons, reservations, redemptions and rollbacks: the checkout path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from couponry.api.deps import ActorDep, DbDep, IdempotencyKey, LookupsDep, NowDep
+from couponry.api.metrics import REDEMPTIONS, REFUSALS
+from couponry.api.responses import PROBLEMS
+from couponry.api.schemas.carts import (
+    BestCouponsIn,
+    RedemptionIn,
+    RedemptionOut,
+    ReservationIn,
+    ReservationOut,
+    RollbackIn,
+    ValidationIn,
+    ValidationOut,
+)
+from couponry.domain.errors import RedemptionRefused
+from couponry.domain.reasons import Reason
+from couponry.services import redemptions, reservations, rollbacks, validations
+from couponry.services.idempotency import check_key
+from couponry.services.redemptions import RedemptionRequest
+
+router = APIRouter(prefix="/v1", tags=["checkout"], responses=PROBLEMS)
+
+
+def _count_refusals(codes: list[dict[str, Any]]) -> int:
+    """Record refusal reasons; returns how many codes were unknown (for the throttle)."""
+    unknown = 0
+    for c in codes:
+        if not c["valid"]:
+            REFUSALS.labels(c["reason"]).inc()
+            unknown += c["reason"] == Reason.UNKNOWN_CODE
+    return unknown
+
+
+def _request(body: RedemptionIn | ReservationIn) -> RedemptionRequest:
+    payload = body.model_dump(mode="json", exclude_none=True)
+    cart = body.cart.to_domain() if body.cart is not None else None
+    return RedemptionRequest(
+        order_id=body.order_id,
+        cart=cart,  # type: ignore[arg-type]  # only None when confirming a reservation
+        codes=tuple(body.codes),
+        customer_id=body.customer_id,
+        payload=payload,
+        reservation_id=getattr(body, "reservation_id", None),
+    )
+
+
+@router.post("/validations", response_model=ValidationOut)
+def validate(body: ValidationIn, db: DbDep, actor: ActorDep, lookups: LookupsDep, now: NowDep) -> Any:
+    with lookups.guard():
+        result, _ = validations.validate(db, actor, body.cart.to_domain(), body.codes, body.customer_id, now)
+        lookups.failed(_count_refusals(result["codes"]))
+    return JSONResponse(result)
+
+
+@router.post("/best-coupons", response_model=ValidationOut)
+def best_coupons(body: BestCouponsIn, db: DbDep, actor: ActorDep, now: NowDep) -> Any:
+    result, _ = validations.best_coupons(db, actor, body.cart.to_domain(), body.customer_id, body.codes, now)
+    return JSONResponse(result)
+
+
+@router.post("/redemptions", status_code=201, response_model=RedemptionOut)
+def redeem(
+    body: RedemptionIn, db: DbDep, actor: ActorDep, lookups: LookupsDep, now: NowDep, key: IdempotencyKey = None
+) -> Any:
+    with lookups.guard():
+        try:
+            status, result = redemptions.redeem(db, actor, _request(body), now, check_key(key))
+        except RedemptionRefused as refused:
+            REDEMPTIONS.labels("refused").inc()
+            lookups.failed(_count_refusals(refused.extra["codes"]))
+            raise
+    REDEMPTIONS.labels("succeeded").inc()
+    return JSONResponse(result, status_code=status)
+
+
+@router.get("/redemptions/{redemption_id}", response_model=RedemptionOut)
+def get_redemption(redemption_id: str, db: DbDep, actor: ActorDep) -> Any:
+    return JSONResponse(redemptions.get_redemption(db, actor, redemption_id))
+
+
+@router.get("/redemptions")
+def find_redemptions(db: DbDep, actor: ActorDep, order_id: str = Query(min_length=1)) -> Any:
+    return JSONResponse({"items": redemptions.find_redemptions(db, actor, order_id)})
+
+
+@router.post("/redemptions/{redemption_id}/rollback", response_model=RedemptionOut)
+def rollback(
+    redemption_id: str, body: RollbackIn, db: DbDep, actor: ActorDep, now: NowDep, key: IdempotencyKey = None
+) -> Any:
+    lines = [(line.id, line.quantity) for line in body.lines] if body.lines else None
+    result = rollbacks.rollback(
+        db, actor, redemption_id, body.reason, lines, now, check_key(key), body.model_dump(mode="json")
+    )
+    if not lines:
+        REDEMPTIONS.labels("rolled_back").inc()
+    return JSONResponse(result)
+
+
+@router.post("/reservations", status_code=201, response_model=ReservationOut)
+def reserve(
+    body: ReservationIn, db: DbDep, actor: ActorDep, lookups: LookupsDep, now: NowDep, key: IdempotencyKey = None
+) -> Any:
+    with lookups.guard():
+        try:
+            status, result = reservations.reserve(db, actor, _request(body), body.ttl_seconds, now, check_key(key))
+        except RedemptionRefused as refused:
+            lookups.failed(_count_refusals(refused.extra["codes"]))
+            raise
+    return JSONResponse(result, status_code=status)
+
+
+@router.delete("/reservations/{reservation_id}")
+def release(reservation_id: str, db: DbDep, actor: ActorDep, now: NowDep) -> Any:
+    return reservations.release_reservation(db, actor, reservation_id, now)

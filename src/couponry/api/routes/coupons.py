@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from couponry.api.deps import ActorDep, DbDep, LookupsDep, NowDep
+from couponry.api.responses import PROBLEMS
+from couponry.domain.errors import NotFound
+from couponry.services import coupons, jobs
+
+router = APIRouter(tags=["coupons"], responses=PROBLEMS)
+
+
+class IssueCodes(BaseModel):
+    codes: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=10_000)] | None = None
+    count: Annotated[int, Field(strict=True, ge=1, le=100_000_000)] | None = None
+    customer_id: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+
+
+@router.post("/v1/campaigns/{campaign_id}/coupons", status_code=201, responses={202: {"description": "A job"}})
+def issue_codes(campaign_id: str, body: IssueCodes, db: DbDep, actor: ActorDep, now: NowDep) -> Any:
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.responses import JSONResponse
+
+    status, payload = coupons.issue_codes(
+        db, actor, campaign_id, codes=body.codes, count=body.count, customer_id=body.customer_id, now=now
+    )
+    return JSONResponse(jsonable_encoder(payload), status_code=status)
+
+
+@router.get("/v1/campaigns/{campaign_id}/coupons")
+def list_coupons(
+    campaign_id: str,
+    db: DbDep,
+    actor: ActorDep,
+    now: NowDep,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: str | None = None,
+) -> Any:
+    if format == "csv":
+        from couponry.adapters.db.bulk_codes import stream_codes
+        from couponry.services.exports import csv_chunks
+
+        coupons.check_campaign_visible(db, actor, campaign_id)
+        return StreamingResponse(
+            csv_chunks(stream_codes(db, campaign_id)),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="coupons-{campaign_id}.csv"'},
+        )
+    items, next_cursor = coupons.list_coupons(db, actor, campaign_id, limit=limit, cursor=cursor, now=now)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/v1/coupons/{code}")
+def get_coupon(code: str, db: DbDep, actor: ActorDep, lookups: LookupsDep, now: NowDep) -> Any:
+    with lookups.guard():
+        try:
+            return coupons.get_coupon(db, actor, code, now)
+        except NotFound:
+            lookups.failed(1)
+            raise
+
+
+@router.get("/v1/jobs/{job_id}", tags=["jobs"])
+def get_job(job_id: str, db: DbDep, actor: ActorDep) -> Any:
+    return jobs.get_job(db, actor, job_id)

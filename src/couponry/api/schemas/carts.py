@@ -1,0 +1,147 @@
+"""Cart, validation, reservation and redemption schemas."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
+
+from couponry.domain.cart import Cart, CartLine
+
+Amount = Annotated[int, Field(strict=True, ge=0)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class LineIn(BaseModel):
+    id: Id
+    product_id: str | None = None
+    category: str | None = None
+    brand: str | None = None
+    store_id: str | None = None
+    unit_price: Amount
+    quantity: Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
+    on_sale: bool = False
+
+
+class CartIn(BaseModel):
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    channel: Annotated[str, StringConstraints(min_length=1, max_length=32)] = "online"
+    shipping: Amount = 0
+    shipping_country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    lines: Annotated[list[LineIn], Field(max_length=500)]
+
+    @field_validator("lines")
+    @classmethod
+    def _unique_line_ids(cls, lines: list[LineIn]) -> list[LineIn]:
+        seen: set[str] = set()
+        for line in lines:
+            if line.id in seen:
+                raise ValueError(f"line id {line.id!r} appears twice")
+            seen.add(line.id)
+        return lines
+
+    def to_domain(self) -> Cart:
+        return Cart(
+            currency=self.currency,
+            lines=tuple(CartLine(**line.model_dump()) for line in self.lines),
+            shipping=self.shipping,
+            channel=self.channel,
+            shipping_country=self.shipping_country,
+        )
+
+
+Codes = Annotated[list[Code], Field(max_length=20)]
+
+
+class ValidationIn(BaseModel):
+    cart: CartIn
+    codes: Annotated[list[Code], Field(min_length=1, max_length=20)]
+    customer_id: Id | None = None
+
+
+class RedemptionIn(BaseModel):
+    order_id: Id
+    cart: CartIn | None = None
+    codes: Codes = []
+    customer_id: Id | None = None
+    reservation_id: str | None = None
+
+    @model_validator(mode="after")
+    def _cart_and_codes_unless_confirming(self) -> RedemptionIn:
+        if self.reservation_id is None and (self.cart is None or not self.codes):
+            raise ValueError("cart and codes are required unless reservation_id is given")
+        return self
+
+
+class ReservationIn(BaseModel):
+    order_id: Id
+    cart: CartIn
+    codes: Annotated[list[Code], Field(min_length=1, max_length=20)]
+    customer_id: Id | None = None
+    ttl_seconds: Annotated[int, Field(strict=True, ge=1, le=7 * 24 * 3600)] = 900
+
+
+class BestCouponsIn(BaseModel):
+    cart: CartIn
+    customer_id: Id | None = None
+    codes: Codes = []
+
+
+class RefundLineIn(BaseModel):
+    id: Id
+    quantity: Annotated[int, Field(strict=True, ge=1)]
+
+
+class RollbackIn(BaseModel):
+    reason: Annotated[str, StringConstraints(max_length=200)] = "refund"
+    lines: list[RefundLineIn] | None = None
+
+
+class CodeResultOut(BaseModel):
+    code: str
+    valid: bool
+    campaign_id: str | None = None
+    discount: int | None = None
+    shipping_discount: int | None = None
+    lines: list[dict[str, Any]] | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
+class LineOut(BaseModel):
+    id: str
+    amount: int
+    discount: int
+
+
+class ValidationOut(BaseModel):
+    valid: bool
+    currency: str
+    subtotal: int
+    shipping: int
+    discount: int
+    shipping_discount: int
+    total: int
+    codes: list[CodeResultOut]
+    lines: list[LineOut]
+
+
+class RedemptionOut(ValidationOut):
+    id: str
+    order_id: str
+    status: str
+    customer_id: str | None = None
+    reservation_id: str | None = None
+    created_at: str
+    rolled_back_at: str | None = None
+    rollback_reason: str | None = None
+    returned_discount: int = 0
+
+
+class ReservationOut(ValidationOut):
+    id: str
+    order_id: str
+    status: str
+    customer_id: str | None = None
+    expires_at: str

@@ -1,0 +1,188 @@
+"""Issuing codes (vanity or generated), looking a coupon up, listing a campaign's codes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from couponry.adapters.db.engine import Database
+from couponry.adapters.db.snapshots import safe_normalize
+from couponry.adapters.db.tables import campaigns, coupons
+from couponry.domain.codes import CodeConfig, check_code_space, generate, normalize
+from couponry.domain.errors import CodeTaken, InvalidInput, NotFound
+from couponry.services import jobs
+from couponry.services.actors import Actor, Permission
+from couponry.services.campaigns import load_visible
+
+SYNC_LIMIT = 1000
+
+
+def _insert_returning(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = module.insert(coupons).on_conflict_do_nothing().returning(coupons.c.code)
+    return set(conn.execute(stmt, rows).scalars()) if rows else set()
+
+
+def issue_codes(
+    db: Database,
+    actor: Actor,
+    campaign_id: str,
+    *,
+    codes: Sequence[str] | None,
+    count: int | None,
+    customer_id: str | None,
+    now: datetime,
+) -> tuple[int, dict[str, Any]]:
+    """201 {"codes": [...]} for vanity codes or up to 1,000 generated ones; 202 {job} beyond that."""
+    actor.require(Permission.MANAGE_CAMPAIGNS)
+    if (codes is None) == (count is None):
+        raise InvalidInput("codes", "give either codes or count")
+    with db.write() as conn:
+        campaign = load_visible(conn, actor, campaign_id)
+        base = {"campaign_id": campaign_id, "customer_id": customer_id, "issued_at": now}
+        if codes is not None:
+            return 201, {"codes": _issue_vanity(conn, codes, base)}
+        assert count is not None
+        if count < 1:
+            raise InvalidInput("count", "must be at least 1")
+        config = CodeConfig.from_dict(campaign.definition.get("code_config"))
+        check_code_space(config, count)
+        if count > SYNC_LIMIT:
+            job = jobs.enqueue(
+                conn,
+                "generate_codes",
+                {"campaign_id": campaign_id, "count": count, "customer_id": customer_id},
+                total=count,
+                now=now,
+            )
+            return 202, job
+        issued: list[str] = []
+        while len(issued) < count:
+            wanted = {normalize(c): c for c in generate(config, count - len(issued))}
+            stored = _insert_returning(conn, [{"code": k, "display_code": v, **base} for k, v in wanted.items()])
+            issued.extend(wanted[k] for k in wanted if k in stored)
+        return 201, {"codes": issued}
+
+
+def _issue_vanity(conn: Connection, codes: Sequence[str], base: dict[str, Any]) -> list[str]:
+    if not codes:
+        raise InvalidInput("codes", "must not be empty")
+    rows: dict[str, dict[str, Any]] = {}
+    for i, raw in enumerate(codes):
+        try:
+            key = normalize(raw)
+        except InvalidInput as exc:
+            raise InvalidInput(f"codes[{i}]", exc.detail.split(": ", 1)[-1]) from None
+        if key in rows:
+            raise InvalidInput(f"codes[{i}]", f"{raw!r} is given twice (codes ignore case and separators)")
+        rows[key] = {"code": key, "display_code": raw.strip(), **base}
+    stored = _insert_returning(conn, list(rows.values()))
+    taken = [rows[k]["display_code"] for k in rows if k not in stored]
+    if taken:
+        raise CodeTaken(f"code {taken[0]!r} already exists", codes=taken)
+    return [r["display_code"] for r in rows.values()]
+
+
+def coupon_status(row: Any, now: datetime) -> tuple[str, datetime | None, datetime | None]:
+    """(status, starts_at, effective ends_at) of a coupon joined with its campaign."""
+    validity = row.definition.get("validity") or {}
+    starts = datetime.fromisoformat(validity["starts_at"]) if validity.get("starts_at") else None
+    ends = datetime.fromisoformat(validity["ends_at"]) if validity.get("ends_at") else None
+    if validity.get("days_after_issue"):
+        personal_end = row.issued_at + timedelta(days=validity["days_after_issue"])
+        ends = min(ends, personal_end) if ends else personal_end
+    if row.campaign_status != "active":
+        status = "inactive"
+    elif starts and now < starts:
+        status = "not_started"
+    elif ends and now >= ends:
+        status = "expired"
+    elif row.per_coupon is not None and row.redeemed_count + row.held_count >= row.per_coupon:
+        status = "used_up"
+    else:
+        status = "active"
+    return status, starts, ends
+
+
+_COUPON_COLUMNS = (
+    coupons,
+    campaigns.c.definition,
+    campaigns.c.status.label("campaign_status"),
+    campaigns.c.per_coupon,
+    campaigns.c.store_id,
+)
+
+
+def coupon_body(row: Any, now: datetime) -> dict[str, Any]:
+    status, starts, ends = coupon_status(row, now)
+    return {
+        "code": row.display_code,
+        "campaign_id": row.campaign_id,
+        "customer_id": row.customer_id,
+        "redeemed_count": row.redeemed_count,
+        "status": status,
+        "issued_at": row.issued_at,
+        "validity": {"starts_at": starts, "ends_at": ends},
+    }
+
+
+def get_coupon(db: Database, actor: Actor, code: str, now: datetime) -> dict[str, Any]:
+    actor.require(Permission.READ_COUPONS)
+    key = safe_normalize(code)
+    with db.read() as conn:
+        row = None
+        if key:
+            row = conn.execute(
+                select(*_COUPON_COLUMNS).join(campaigns, campaigns.c.id == coupons.c.campaign_id).where(
+                    coupons.c.code == key
+                )
+            ).first()
+    if row is None:
+        raise NotFound("no coupon has this code", code="unknown_code")
+    actor.require_store_access(row.store_id)
+    return coupon_body(row, now)
+
+
+def list_coupons(
+    db: Database, actor: Actor, campaign_id: str, *, limit: int, cursor: str | None, now: datetime
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Keyset pages in code order: stable and cheap however many millions of codes there are."""
+    actor.require(Permission.MANAGE_CAMPAIGNS)
+    with db.read() as conn:
+        load_visible(conn, actor, campaign_id)
+        query = (
+            select(*_COUPON_COLUMNS)
+            .join(campaigns, campaigns.c.id == coupons.c.campaign_id)
+            .where(coupons.c.campaign_id == campaign_id)
+            .order_by(coupons.c.code)
+            .limit(limit + 1)
+        )
+        if cursor:
+            query = query.where(coupons.c.code > cursor)
+        rows = conn.execute(query).all()
+    next_cursor = rows[limit - 1].code if len(rows) > limit else None
+    return [coupon_body(r, now) for r in rows[:limit]], next_cursor
+
+
+def wallet(db: Database, actor: Actor, customer_id: str, now: datetime) -> list[dict[str, Any]]:
+    """The customer's own coupons that can still be used (or will be, once their window opens)."""
+    actor.require(Permission.WALLET)
+    with db.read() as conn:
+        rows = conn.execute(
+            select(*_COUPON_COLUMNS)
+            .join(campaigns, campaigns.c.id == coupons.c.campaign_id)
+            .where(coupons.c.customer_id == customer_id)
+            .order_by(coupons.c.issued_at.desc())
+        ).all()
+    items = [coupon_body(r, now) for r in rows]
+    return [i for i in items if i["status"] in ("active", "not_started")]
+
+
+def check_campaign_visible(db: Database, actor: Actor, campaign_id: str) -> None:
+    actor.require(Permission.MANAGE_CAMPAIGNS)
+    with db.read() as conn:
+        load_visible(conn, actor, campaign_id)

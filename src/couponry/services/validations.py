@@ -1,0 +1,49 @@
+"""Validating a cart against codes (no side effects) and choosing a customer's best coupons."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from couponry.adapters.db.engine import Database
+from couponry.adapters.db.snapshots import load_customer, load_snapshots
+from couponry.adapters.db.tables import coupons
+from couponry.domain.best import best_combination
+from couponry.domain.cart import Cart
+from couponry.domain.coupon import CouponSnapshot
+from couponry.domain.outcomes import PricingResult
+from couponry.domain.pricing import price
+from couponry.services.actors import Actor, Permission
+from couponry.services.bodies import validation_body
+
+
+def validate(
+    db: Database, actor: Actor, cart: Cart, codes: Sequence[str], customer_id: str | None, now: datetime
+) -> tuple[dict[str, Any], PricingResult]:
+    actor.require(Permission.VALIDATE)
+    with db.read() as conn:
+        snapshots = load_snapshots(conn, codes, customer_id)
+        customer = load_customer(conn, customer_id)
+    result = price(cart, snapshots, customer, now)
+    return validation_body(result, codes), result
+
+
+def best_coupons(
+    db: Database, actor: Actor, cart: Cart, customer_id: str | None, codes: Sequence[str], now: datetime
+) -> tuple[dict[str, Any], PricingResult]:
+    """The combination of the wallet's coupons (and any given codes) that saves the most."""
+    actor.require(Permission.VALIDATE)
+    with db.read() as conn:
+        owned: list[str] = []
+        if customer_id is not None:
+            owned = list(
+                conn.execute(select(coupons.c.code).where(coupons.c.customer_id == customer_id)).scalars()
+            )
+        snapshots = load_snapshots(conn, [*owned, *codes], customer_id)
+        customer = load_customer(conn, customer_id)
+    wallet = [s for s in snapshots if isinstance(s, CouponSnapshot)]
+    result = best_combination(cart, wallet, customer, now)
+    return validation_body(result), result

@@ -1,0 +1,51 @@
+"""The in-process background worker: runs queued jobs and releases expired holds.
+
+Every server process runs one; the database decides which process takes which job (jobs.claim_next)
+and which process releases which hold (reservations.expire_holds), so running several is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from couponry.adapters.db.engine import Database
+from couponry.services import jobs
+from couponry.services.ids import utcnow
+from couponry.services.reservations import expire_holds
+
+log = logging.getLogger("couponry.worker")
+
+
+class BackgroundWorker:
+    def __init__(self, db: Database, *, poll_seconds: float, sweep_seconds: float) -> None:
+        self.db = db
+        self.poll_seconds = poll_seconds
+        self.sweep_seconds = sweep_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="couponry-worker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        next_sweep = 0.0
+        while not self._stop.is_set():
+            try:
+                if time.monotonic() >= next_sweep:
+                    released = expire_holds(self.db, utcnow())
+                    if released:
+                        log.info("released expired holds", extra={"released": released})
+                    next_sweep = time.monotonic() + self.sweep_seconds
+                job = jobs.claim_next(self.db, utcnow())
+                if job is not None:
+                    jobs.run(self.db, job)
+                    continue
+            except Exception:  # keep the worker alive through a database hiccup
+                log.exception("background worker iteration failed")
+            self._stop.wait(self.poll_seconds)
