@@ -24,6 +24,17 @@ POSTGRES_FOR_CONCURRENCY = os.environ.get(
 )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that only make sense on PostgreSQL (several server processes on one database) run in the
+    PostgreSQL pass of the suite, not again in the SQLite pass."""
+    if PG_URL:
+        return
+    skip = pytest.mark.skip(reason="runs in the PostgreSQL pass (COUPONRY_TEST_DATABASE_URL)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
 def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
@@ -81,3 +92,18 @@ def postgres_url() -> str:
         return _fresh_postgres_database(POSTGRES_FOR_CONCURRENCY, f"couponry_conc_{_worker()}")
     except Exception as exc:  # pragma: no cover - depends on the machine
         pytest.skip(f"PostgreSQL not reachable: {exc}")
+
+
+@pytest.fixture(scope="module")
+def module_db_url(database_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> str:
+    """A migrated database shared by one test module (for a server started once per module)."""
+    if database_url.startswith("sqlite"):
+        path = tmp_path_factory.mktemp("module") / "couponry.db"
+        shutil.copy(database_url.removeprefix("sqlite:///"), path)
+        return f"sqlite:///{path}"
+    name = f"couponry_m_{_worker()}_{abs(hash(request.module.__name__)) % 10**8}"
+    url = _fresh_postgres_database(PG_URL, name)
+    db = Database(url)
+    upgrade(db.engine)
+    db.dispose()
+    return url

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 
 
-def insert_ignoring_conflicts(conn: Connection, table: Table, values: dict[str, Any] | list[dict[str, Any]]) -> int:
-    """INSERT ... ON CONFLICT DO NOTHING; returns how many rows were inserted."""
+def insert_ignoring_conflicts(
+    conn: Connection, table: Table, values: dict[str, Any] | list[dict[str, Any]]
+) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING; returns how many rows were inserted.
+
+    Counted from RETURNING rather than rowcount, which psycopg reports as -1 for these statements."""
     module = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return conn.execute(module.insert(table).on_conflict_do_nothing(), values).rowcount
+    stmt = module.insert(table).on_conflict_do_nothing().returning(literal_column("1"))
+    return len(conn.execute(stmt, values).all())
 
 
 def for_update_skip_locked(conn: Connection) -> str:

@@ -81,10 +81,11 @@ def take(conn: Connection, usages: Sequence[Usage], *, hold: bool) -> None:
                 f"VALUES (:campaign, :customer, {0 if hold else 1}, {1 if hold else 0}) "
                 f"ON CONFLICT (campaign_id, customer_id) DO UPDATE SET {used} = customer_usage.{used} + 1"
                 + guard
+                + " RETURNING 1"
             ),
             {"campaign": u.campaign_id, "customer": u.customer_id, "limit": per_customer},
-        ).rowcount
-        if done != 1:
+        ).first()
+        if done is None:
             raise LimitReached(u.code, Reason.CUSTOMER_LIMIT_REACHED)
 
 

@@ -1,0 +1,308 @@
+"""What every benchmark shares: the report's rows, fresh databases, a running server, raw load tools.
+
+Nothing here imports from tests/: the few helpers the e2e tests also have (a server on a free port, an
+admin key) are small enough to keep a copy that the installed package can use on its own.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from couponry.adapters.db.engine import Database, normalize_url
+from couponry.adapters.db.migrate import upgrade
+
+PG_BASE = os.environ.get("COUPONRY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+CLIENTS = 32
+SERVER_PROCESSES = 4
+
+
+# --------------------------------------------------------------------------------------------- report
+
+
+@dataclass
+class Row:
+    """One figure of ours beside the raw limit measured in the same run."""
+
+    figure: str
+    ours: str
+    raw: str = "-"
+    ratio: str = "-"
+    target: str = "-"
+    met: bool | None = None
+
+
+@dataclass
+class Section:
+    title: str
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        out = [f"## {self.title}", ""]
+        if self.rows:
+            out += ["| figure | ours | raw limit | ours/raw | target | met? |", "|---|---|---|---|---|---|"]
+            for r in self.rows:
+                met = "-" if r.met is None else ("yes" if r.met else "**no**")
+                out.append(f"| {r.figure} | {r.ours} | {r.raw} | {r.ratio} | {r.target} | {met} |")
+            out.append("")
+        out += [f"- {n}" for n in self.notes]
+        return "\n".join(out).rstrip() + "\n"
+
+
+def pct(x: float) -> str:
+    return f"{x * 100:.1f} %"
+
+
+def num(x: float, digits: int = 0) -> str:
+    return f"{x:,.{digits}f}"
+
+
+# ------------------------------------------------------------------------------------------ bench/ dir
+
+
+def bench_dir() -> Path | None:
+    """The repository's bench/ directory (scripts that are not part of the installed package)."""
+    env = os.environ.get("COUPONRY_BENCH_DIR")
+    candidates = [Path(env)] if env else []
+    candidates += [Path(__file__).resolve().parents[3] / "bench", Path.cwd() / "bench"]
+    for c in candidates:
+        if (c / "bench_pricing.py").is_file() or (c / "bench_codes.py").is_file():
+            return c
+    return None
+
+
+def load_bench_script(name: str) -> ModuleType:
+    """Import bench/NAME.py from the checkout; raises FileNotFoundError with a clear message if absent."""
+    directory = bench_dir()
+    path = directory / f"{name}.py" if directory else None
+    if path is None or not path.is_file():
+        raise FileNotFoundError(
+            f"bench/{name}.py not found: run from a repository checkout or set COUPONRY_BENCH_DIR"
+        )
+    module_name = f"_couponry_bench_{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# ------------------------------------------------------------------------------------------ databases
+
+
+def postgres_admin(sql: str, base: str = PG_BASE) -> None:
+    admin = create_engine(normalize_url(base), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        admin.dispose()
+
+
+def postgres_reachable() -> str | None:
+    """None when PostgreSQL answers, else why not."""
+    try:
+        postgres_admin("SELECT 1")
+    except Exception as exc:  # the point is to say so in the report
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+    return None
+
+
+def postgres_version() -> str:
+    try:
+        engine = create_engine(normalize_url(PG_BASE))
+        with engine.connect() as conn:
+            version = conn.execute(text("SHOW server_version")).scalar_one()
+            sync = conn.execute(text("SHOW synchronous_commit")).scalar_one()
+        engine.dispose()
+        return f"PostgreSQL {version.split()[0]} (synchronous_commit={sync})"
+    except Exception:
+        return "PostgreSQL unreachable"
+
+
+def fresh_postgres(name: str) -> str:
+    postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    postgres_admin(f'CREATE DATABASE "{name}"')
+    url = PG_BASE.rsplit("/", 1)[0] + "/" + name
+    migrate(url)
+    return url
+
+
+def drop_postgres(name: str) -> None:
+    try:
+        postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except Exception:  # leave it; the next run drops it first anyway
+        pass
+
+
+def fresh_sqlite(directory: Path, name: str = "bench.db") -> str:
+    for leftover in directory.glob(f"{name}*"):
+        leftover.unlink()
+    url = f"sqlite:///{directory / name}"
+    migrate(url)
+    return url
+
+
+def migrate(url: str) -> None:
+    db = Database(url)
+    upgrade(db.engine)
+    db.dispose()
+
+
+def admin_key(url: str) -> str:
+    from couponry.services.ids import utcnow
+    from couponry.services.keys import create_key
+
+    db = Database(url)
+    try:
+        return create_key(db, role="admin", name="bench", store_id=None, now=utcnow())[1]
+    finally:
+        db.dispose()
+
+
+def sql(url: str, statement: str, params: dict[str, Any] | None = None) -> list[Any]:
+    engine = create_engine(normalize_url(url))
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(statement), params or {})
+            return list(result) if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+# --------------------------------------------------------------------------------------------- server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    base: str
+    port: int
+    database_url: str
+    process: subprocess.Popen
+
+    def client(self, key: str) -> httpx.Client:
+        return httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {key}"}, timeout=120)
+
+    def worker_pids(self) -> list[int]:
+        """The uvicorn worker processes (children of the supervisor), for a profiler."""
+        try:
+            children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        except OSError:
+            return []
+        return [int(p) for p in children]
+
+
+@contextmanager
+def running_server(database_url: str, workers: int = SERVER_PROCESSES, **env: str) -> Iterator[Server]:
+    """`couponry serve --workers N` on a free port; log level WARNING (no per-request log lines)."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "COUPONRY_DATABASE_URL": database_url,
+        "COUPONRY_LOG_LEVEL": "WARNING",
+        **env,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "couponry.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                err = process.stderr.read().decode() if process.stderr else ""
+                raise RuntimeError(f"server exited: {err[-2000:]}")
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start within 60 s")
+            time.sleep(0.1)
+        # every worker must be up, not only the first one that answered
+        expected = workers if workers > 1 else 0
+        while expected and len(Server(base, port, database_url, process).worker_pids()) < expected:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        yield Server(base, port, database_url, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr:
+            process.stderr.close()
+
+
+def create_campaign(client: httpx.Client, body: dict[str, Any]) -> str:
+    r = client.post("/v1/campaigns", json={"currency": "USD", **body})
+    r.raise_for_status()
+    return r.json()["id"]
+
+
+def add_codes(client: httpx.Client, campaign_id: str, codes: list[str]) -> None:
+    r = client.post(f"/v1/campaigns/{campaign_id}/coupons", json={"codes": codes})
+    r.raise_for_status()
+
+
+# ------------------------------------------------------------------------------------------ machines
+
+
+def machine() -> str:
+    cpus = os.cpu_count() or 0
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpus} CPU cores{f' ({model})' if model else ''}, Python {sys.version.split()[0]}"
+
+
+def which(tool: str, *extra: str) -> str | None:
+    found = shutil.which(tool)
+    if found:
+        return found
+    for path in extra:
+        if Path(path).is_file() and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - started, value
