@@ -95,7 +95,9 @@ def postgres_url() -> str:
 
 
 @pytest.fixture(scope="module")
-def module_db_url(database_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> str:
+def module_db_url(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> str:
     """A migrated database shared by one test module (for a server started once per module)."""
     if database_url.startswith("sqlite"):
         path = tmp_path_factory.mktemp("module") / "couponry.db"

@@ -52,7 +52,12 @@ class Server:
 @contextmanager
 def running_server(database_url: str, workers: int = 1, **env: str) -> Iterator[Server]:
     port = free_port()
-    environment = {**os.environ, "COUPONRY_DATABASE_URL": database_url, "COUPONRY_LOG_LEVEL": "WARNING", **env}
+    environment = {
+        **os.environ,
+        "COUPONRY_DATABASE_URL": database_url,
+        "COUPONRY_LOG_LEVEL": "WARNING",
+        **env,
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "couponry.cli", "serve", "--port", str(port), "--workers", str(workers)],
         env=environment,
@@ -64,7 +69,9 @@ def running_server(database_url: str, workers: int = 1, **env: str) -> Iterator[
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited: {process.stderr.read().decode() if process.stderr else ''}")
+                raise RuntimeError(
+                    f"server exited: {process.stderr.read().decode() if process.stderr else ''}"
+                )
             try:
                 if httpx.get(base + "/healthz", timeout=1).status_code == 200:
                     break

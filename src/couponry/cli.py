@@ -98,7 +98,9 @@ def serve(
 @app.command()
 def bench(
     quick: Annotated[bool, typer.Option(help="smaller runs, for a smoke check")] = False,
-    only: Annotated[str | None, typer.Option(help="comma-separated: pricing,validation,redemption,codes")] = None,
+    only: Annotated[
+        str | None, typer.Option(help="comma-separated: pricing,validation,redemption,codes")
+    ] = None,
     output: Annotated[str | None, typer.Option(help="also write the report to this Markdown file")] = None,
 ) -> None:
     """Run the benchmarks, each figure beside its raw baseline measured in the same run."""

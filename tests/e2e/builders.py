@@ -27,7 +27,13 @@ def line(line_id: str = "1", unit_price: int = 2000, quantity: int = 1, **extra:
 
 
 def cart(*lines: dict[str, Any], shipping: int = 500, **extra: Any) -> dict[str, Any]:
-    return {"currency": "USD", "channel": "online", "shipping": shipping, "lines": list(lines) or [line()], **extra}
+    return {
+        "currency": "USD",
+        "channel": "online",
+        "shipping": shipping,
+        "lines": list(lines) or [line()],
+        **extra,
+    }
 
 
 def campaign(client: httpx.Client, **spec: Any) -> dict[str, Any]:
@@ -47,6 +53,10 @@ def campaign_with_code(client: httpx.Client, **spec: Any) -> tuple[dict[str, Any
 
 
 def redeem(client: httpx.Client, code: str, **extra: Any) -> httpx.Response:
-    body = {"order_id": extra.pop("order_id", unique("O")), "cart": extra.pop("cart", cart()), "codes": [code]}
+    body = {
+        "order_id": extra.pop("order_id", unique("O")),
+        "cart": extra.pop("cart", cart()),
+        "codes": [code],
+    }
     body.update(extra)
     return client.post("/v1/redemptions", json=body)

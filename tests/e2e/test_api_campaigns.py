@@ -17,7 +17,12 @@ def test_a_campaign_is_created_with_the_defaults_of_the_contract(admin: httpx.Cl
     assert created["status"] == "active"
     assert created["issuer"] == {"type": "platform", "store_id": None}
     assert created["stacking"] == "order"
-    assert created["limits"] == {"max_redemptions": None, "budget": None, "per_coupon": None, "per_customer": None}
+    assert created["limits"] == {
+        "max_redemptions": None,
+        "budget": None,
+        "per_coupon": None,
+        "per_customer": None,
+    }
     assert created["conditions"]["channels"] == ["online", "pos"]
     assert created["code_config"] == {"length": 12, "prefix": "", "suffix": "", "pattern": None}
     assert admin.get(f"/v1/campaigns/{created['id']}").json()["name"] == "Spend 100 get 10"
@@ -29,7 +34,10 @@ NONSENSE = [
     ({"discount": {"type": "percent", "percent": 0}}, "discount.percent"),
     ({"discount": {"type": "percent", "percent": 100.5}}, "discount.percent"),
     ({"discount": {"type": "amount", "amount": -5}}, "discount.amount"),
-    ({"discount": {"type": "tiered", "tiers": [{"min_spend": 1000, "amount": 1000}]}}, "discount.tiers[0].amount"),
+    (
+        {"discount": {"type": "tiered", "tiers": [{"min_spend": 1000, "amount": 1000}]}},
+        "discount.tiers[0].amount",
+    ),
     ({"name": "  "}, "name"),
     (
         {"validity": {"starts_at": "2026-12-01T00:00:00Z", "ends_at": "2026-11-01T00:00:00Z"}},
@@ -102,7 +110,9 @@ def test_missing_or_unknown_keys_are_401(server: Server) -> None:
         assert stranger.get("/v1/campaigns").json()["code"] == "unauthorized"
 
 
-def test_a_store_key_sees_and_changes_only_its_own_stores_campaigns(server: Server, admin: httpx.Client) -> None:
+def test_a_store_key_sees_and_changes_only_its_own_stores_campaigns(
+    server: Server, admin: httpx.Client
+) -> None:
     # given
     store = unique("store")
     platform = campaign(admin)
@@ -114,8 +124,12 @@ def test_a_store_key_sees_and_changes_only_its_own_stores_campaigns(server: Serv
         foreign_patch = store_client.patch(f"/v1/campaigns/{platform['id']}", json={"status": "paused"})
         foreign_create = store_client.post(
             "/v1/campaigns",
-            json={"name": "x", "currency": "USD", "discount": {"type": "amount", "amount": 1},
-                  "issuer": {"type": "store", "store_id": "someone-else"}},
+            json={
+                "name": "x",
+                "currency": "USD",
+                "discount": {"type": "amount", "amount": 1},
+                "issuer": {"type": "store", "store_id": "someone-else"},
+            },
         )
     # then
     assert own["issuer"] == {"type": "store", "store_id": store}
@@ -130,7 +144,8 @@ def test_a_store_key_sees_and_changes_only_its_own_stores_campaigns(server: Serv
 def test_pos_and_storefront_keys_cannot_manage_campaigns(server: Server, role: str) -> None:
     with server.client(create_key(server.database_url, role)) as client:
         response = client.post(
-            "/v1/campaigns", json={"name": "x", "currency": "USD", "discount": {"type": "amount", "amount": 1}}
+            "/v1/campaigns",
+            json={"name": "x", "currency": "USD", "discount": {"type": "amount", "amount": 1}},
         )
     assert response.status_code == 403
 

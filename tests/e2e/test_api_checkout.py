@@ -21,7 +21,11 @@ def test_validation_allocates_the_discount_to_lines_and_has_no_side_effect(admin
 
     assert first == again
     assert first["valid"] is True and first["discount"] == 1000 and first["total"] == 6000 + 500 - 1000
-    assert [(x["id"], x["discount"]) for x in first["codes"][0]["lines"]] == [("a", 167), ("b", 333), ("c", 500)]
+    assert [(x["id"], x["discount"]) for x in first["codes"][0]["lines"]] == [
+        ("a", 167),
+        ("b", 333),
+        ("c", 500),
+    ]
     assert admin.get(f"/v1/coupons/{code}").json()["redeemed_count"] == 0
 
 
@@ -30,7 +34,9 @@ def test_item_then_order_then_shipping_coupons_stack_and_percent_applies_to_what
 ) -> None:
     _, item = campaign_with_code(admin, stacking="item", discount={"type": "amount", "amount": 1000})
     _, order = campaign_with_code(admin, stacking="order", discount={"type": "percent", "percent": 10})
-    _, ship = campaign_with_code(admin, stacking="shipping", discount={"type": "free_shipping", "max_amount": 300})
+    _, ship = campaign_with_code(
+        admin, stacking="shipping", discount={"type": "free_shipping", "max_amount": 300}
+    )
 
     result = admin.post(
         "/v1/validations", json={"cart": cart(line("1", 5000), shipping=500), "codes": [ship, order, item]}
@@ -59,17 +65,36 @@ REASONS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("min_spend_not_met", {"conditions": {"min_spend": 100000}}, {}),
     ("min_quantity_not_met", {"conditions": {"min_quantity": 5}}, {}),
     ("no_eligible_items", {"scope": {"categories": ["hats"]}}, {}),
-    ("excluded_item_in_cart", {"scope": {"exclude_on_sale": True, "require_all_items": True}},
-     {"cart": cart(line("1"), line("2", on_sale=True))}),
+    (
+        "excluded_item_in_cart",
+        {"scope": {"exclude_on_sale": True, "require_all_items": True}},
+        {"cart": cart(line("1"), line("2", on_sale=True))},
+    ),
     ("customer_required", {"limits": {"per_customer": 1}}, {}),
     ("customer_not_eligible", {"conditions": {"customer_tags": ["vip"]}}, {"customer_id": "plain-customer"}),
     ("channel_not_allowed", {"conditions": {"channels": ["pos"]}}, {}),
     ("currency_mismatch", {"currency": "EUR"}, {}),
-    ("country_not_allowed", {"conditions": {"shipping_countries": ["NO"]}},
-     {"cart": cart(line(), shipping_country="SE")}),
-    ("outside_time_window", {"conditions": {"time_windows": [
-        {"days": [ELSEWHEN], "start": (NOW + timedelta(hours=12)).strftime("%H:00"),
-         "end": (NOW + timedelta(hours=13)).strftime("%H:00"), "timezone": "UTC"}]}}, {}),
+    (
+        "country_not_allowed",
+        {"conditions": {"shipping_countries": ["NO"]}},
+        {"cart": cart(line(), shipping_country="SE")},
+    ),
+    (
+        "outside_time_window",
+        {
+            "conditions": {
+                "time_windows": [
+                    {
+                        "days": [ELSEWHEN],
+                        "start": (NOW + timedelta(hours=12)).strftime("%H:00"),
+                        "end": (NOW + timedelta(hours=13)).strftime("%H:00"),
+                        "timezone": "UTC",
+                    }
+                ]
+            }
+        },
+        {},
+    ),
 ]
 
 
@@ -91,7 +116,9 @@ def test_a_refused_code_carries_the_precise_reason(
 def test_unknown_and_not_combinable_codes_are_named(admin: httpx.Client) -> None:
     _, first = campaign_with_code(admin)
     _, second = campaign_with_code(admin)
-    result = admin.post("/v1/validations", json={"cart": cart(), "codes": [first, second, "NOSUCHCODE"]}).json()
+    result = admin.post(
+        "/v1/validations", json={"cart": cart(), "codes": [first, second, "NOSUCHCODE"]}
+    ).json()
     assert [c.get("reason") for c in result["codes"]] == [None, "not_combinable", "unknown_code"]
     assert result["discount"] == 1000  # totals count only the valid codes
 
@@ -119,9 +146,9 @@ def test_usage_coupon_customer_and_budget_limits_refuse_once_reached(admin: http
 
 def test_personal_codes_need_their_own_customer(admin: httpx.Client) -> None:
     created = campaign(admin)
-    code = admin.post(f"/v1/campaigns/{created['id']}/coupons", json={"count": 1, "customer_id": "owner"}).json()[
-        "codes"
-    ][0]
+    code = admin.post(
+        f"/v1/campaigns/{created['id']}/coupons", json={"count": 1, "customer_id": "owner"}
+    ).json()["codes"][0]
 
     def reason(customer: str | None) -> str | None:
         body = {"cart": cart(), "codes": [code], "customer_id": customer}
@@ -137,8 +164,13 @@ def test_first_order_only_follows_order_events_counted_once(admin: httpx.Client)
     customer = unique("new")
     _, code = campaign_with_code(admin, conditions={"first_order_only": True})
     body = {"cart": cart(), "codes": [code], "customer_id": customer}
-    event = {"type": "order.completed", "customer_id": customer, "order_id": unique("O"), "amount": 4100,
-             "currency": "USD"}
+    event = {
+        "type": "order.completed",
+        "customer_id": customer,
+        "order_id": unique("O"),
+        "amount": 4100,
+        "currency": "USD",
+    }
     before = admin.post("/v1/validations", json=body).json()["codes"][0]
     # when
     assert admin.post("/v1/events", json=event).status_code == 202
@@ -154,7 +186,9 @@ def test_customer_tags_from_the_profile_make_a_customer_eligible(admin: httpx.Cl
     customer = unique("vip")
     _, code = campaign_with_code(admin, conditions={"customer_tags": ["vip"]})
     put = admin.put(f"/v1/customers/{customer}", json={"email": "a@example.com", "tags": ["vip"]})
-    result = admin.post("/v1/validations", json={"cart": cart(), "codes": [code], "customer_id": customer}).json()
+    result = admin.post(
+        "/v1/validations", json={"cart": cart(), "codes": [code], "customer_id": customer}
+    ).json()
     assert put.status_code == 201
     assert result["valid"] is True
 
@@ -199,9 +233,15 @@ def test_the_same_order_cannot_redeem_the_same_code_twice_without_a_key(admin: h
 def test_an_idempotency_key_with_another_body_is_a_conflict(admin: httpx.Client) -> None:
     _, code = campaign_with_code(admin)
     key = {"Idempotency-Key": unique("K")}
-    first = admin.post("/v1/redemptions", json={"order_id": "o-a", "cart": cart(), "codes": [code]}, headers=key)
-    replay = admin.post("/v1/redemptions", json={"order_id": "o-a", "cart": cart(), "codes": [code]}, headers=key)
-    other = admin.post("/v1/redemptions", json={"order_id": "o-b", "cart": cart(), "codes": [code]}, headers=key)
+    first = admin.post(
+        "/v1/redemptions", json={"order_id": "o-a", "cart": cart(), "codes": [code]}, headers=key
+    )
+    replay = admin.post(
+        "/v1/redemptions", json={"order_id": "o-a", "cart": cart(), "codes": [code]}, headers=key
+    )
+    other = admin.post(
+        "/v1/redemptions", json={"order_id": "o-b", "cart": cart(), "codes": [code]}, headers=key
+    )
     assert first.status_code == 201 and replay.json()["id"] == first.json()["id"]
     assert other.status_code == 409 and other.json()["code"] == "idempotency_conflict"
     assert admin.get(f"/v1/coupons/{code}").json()["redeemed_count"] == 1
@@ -221,14 +261,22 @@ def test_rollback_gives_usage_and_budget_back_exactly_once(admin: httpx.Client) 
     assert redeem(admin, code).status_code == 201  # the use is free again
 
 
-def test_a_partial_refund_by_lines_gives_back_that_lines_discount_but_keeps_the_use(admin: httpx.Client) -> None:
+def test_a_partial_refund_by_lines_gives_back_that_lines_discount_but_keeps_the_use(
+    admin: httpx.Client,
+) -> None:
     # given 1000 off a cart of 3000 (line a: 1 x 1000) + 2 x 1000 (line b): a gets 333, b gets 667
     created, code = campaign_with_code(admin, discount={"type": "amount", "amount": 1000})
     redemption = redeem(admin, code, cart=cart(line("a", 1000), line("b", 1000, quantity=2))).json()
     # when one of line b's two units is refunded, then the other
-    once = admin.post(f"/v1/redemptions/{redemption['id']}/rollback", json={"lines": [{"id": "b", "quantity": 1}]})
-    twice = admin.post(f"/v1/redemptions/{redemption['id']}/rollback", json={"lines": [{"id": "b", "quantity": 1}]})
-    too_many = admin.post(f"/v1/redemptions/{redemption['id']}/rollback", json={"lines": [{"id": "b", "quantity": 1}]})
+    once = admin.post(
+        f"/v1/redemptions/{redemption['id']}/rollback", json={"lines": [{"id": "b", "quantity": 1}]}
+    )
+    twice = admin.post(
+        f"/v1/redemptions/{redemption['id']}/rollback", json={"lines": [{"id": "b", "quantity": 1}]}
+    )
+    too_many = admin.post(
+        f"/v1/redemptions/{redemption['id']}/rollback", json={"lines": [{"id": "b", "quantity": 1}]}
+    )
     # then
     assert once.json()["returned_discount"] == 334  # half of 667, rounded half-up
     assert twice.json()["returned_discount"] == 667
@@ -254,7 +302,9 @@ def test_a_hold_counts_against_the_limit_and_its_own_confirmation_never_fails(ad
 
 def test_a_released_hold_frees_the_code(admin: httpx.Client) -> None:
     _, code = campaign_with_code(admin, limits={"max_redemptions": 1})
-    hold = admin.post("/v1/reservations", json={"order_id": unique("O"), "cart": cart(), "codes": [code]}).json()
+    hold = admin.post(
+        "/v1/reservations", json={"order_id": unique("O"), "cart": cart(), "codes": [code]}
+    ).json()
     released = admin.delete(f"/v1/reservations/{hold['id']}")
     assert released.json()["status"] == "released"
     assert redeem(admin, code).status_code == 201
@@ -263,7 +313,9 @@ def test_a_released_hold_frees_the_code(admin: httpx.Client) -> None:
 def test_an_expired_hold_stops_counting(admin: httpx.Client) -> None:
     # The e2e server sweeps expired holds every 0.5 s (production: every 20 s, well within a minute).
     _, code = campaign_with_code(admin, limits={"max_redemptions": 1})
-    admin.post("/v1/reservations", json={"order_id": unique("O"), "cart": cart(), "codes": [code], "ttl_seconds": 1})
+    admin.post(
+        "/v1/reservations", json={"order_id": unique("O"), "cart": cart(), "codes": [code], "ttl_seconds": 1}
+    )
     assert redeem(admin, code).status_code == 409
     deadline = time.monotonic() + 15
     while (response := redeem(admin, code)).status_code != 201 and time.monotonic() < deadline:
@@ -279,7 +331,9 @@ def test_best_coupons_picks_the_wallet_combination_that_saves_most(admin: httpx.
     for c in (small, big, ship):
         admin.post(f"/v1/campaigns/{c['id']}/coupons", json={"count": 1, "customer_id": customer})
 
-    best = admin.post("/v1/best-coupons", json={"cart": cart(line("1", 5000)), "customer_id": customer}).json()
+    best = admin.post(
+        "/v1/best-coupons", json={"cart": cart(line("1", 5000)), "customer_id": customer}
+    ).json()
 
     assert sorted(c["campaign_id"] for c in best["codes"]) == sorted([big["id"], ship["id"]])
     assert best["discount"] == 1000 and best["shipping_discount"] == 500
@@ -287,22 +341,58 @@ def test_best_coupons_picks_the_wallet_combination_that_saves_most(admin: httpx.
 
 BAD_INPUT = [
     ("POST", "/v1/validations", {"cart": {"currency": "USD", "lines": []}, "codes": []}, "codes"),
-    ("POST", "/v1/validations", {"cart": {"currency": "USD", "lines": [{"id": "1", "unit_price": -1, "quantity": 1}]},
-                                 "codes": ["X"]}, "cart.lines[0].unit_price"),
-    ("POST", "/v1/validations", {"cart": {"currency": "USD", "lines": [{"id": "1", "unit_price": 10.5, "quantity": 1}]},
-                                 "codes": ["X"]}, "cart.lines[0].unit_price"),
+    (
+        "POST",
+        "/v1/validations",
+        {
+            "cart": {"currency": "USD", "lines": [{"id": "1", "unit_price": -1, "quantity": 1}]},
+            "codes": ["X"],
+        },
+        "cart.lines[0].unit_price",
+    ),
+    (
+        "POST",
+        "/v1/validations",
+        {
+            "cart": {"currency": "USD", "lines": [{"id": "1", "unit_price": 10.5, "quantity": 1}]},
+            "codes": ["X"],
+        },
+        "cart.lines[0].unit_price",
+    ),
     ("POST", "/v1/redemptions", {"cart": {"currency": "USD", "lines": []}, "codes": ["X"]}, "order_id"),
-    ("POST", "/v1/redemptions", {"order_id": "o", "cart": {"currency": "USD", "lines": [
-        {"id": "1", "unit_price": 1, "quantity": 1}, {"id": "1", "unit_price": 1, "quantity": 1}]}, "codes": ["X"]},
-     "cart.lines"),
-    ("POST", "/v1/reservations", {"order_id": "o", "cart": {"currency": "USD", "lines": []}, "codes": ["X"],
-                                  "ttl_seconds": 0}, "ttl_seconds"),
+    (
+        "POST",
+        "/v1/redemptions",
+        {
+            "order_id": "o",
+            "cart": {
+                "currency": "USD",
+                "lines": [
+                    {"id": "1", "unit_price": 1, "quantity": 1},
+                    {"id": "1", "unit_price": 1, "quantity": 1},
+                ],
+            },
+            "codes": ["X"],
+        },
+        "cart.lines",
+    ),
+    (
+        "POST",
+        "/v1/reservations",
+        {"order_id": "o", "cart": {"currency": "USD", "lines": []}, "codes": ["X"], "ttl_seconds": 0},
+        "ttl_seconds",
+    ),
     ("POST", "/v1/best-coupons", {"cart": {"currency": "dollars", "lines": []}}, "cart.currency"),
     ("POST", "/v1/events", {"type": "order.exploded", "customer_id": "c"}, "type"),
     ("POST", "/v1/events", {"type": "order.completed", "customer_id": "c", "amount": -1}, "amount"),
     ("PUT", "/v1/customers/c1", {"email": "not-an-email"}, "email"),
     ("POST", "/v1/campaigns/CAMPAIGN/coupons", {"count": 0}, "count"),
-    ("POST", "/v1/redemptions/REDEMPTION/rollback", {"lines": [{"id": "1", "quantity": 0}]}, "lines[0].quantity"),
+    (
+        "POST",
+        "/v1/redemptions/REDEMPTION/rollback",
+        {"lines": [{"id": "1", "quantity": 0}]},
+        "lines[0].quantity",
+    ),
 ]
 
 
@@ -314,14 +404,20 @@ def test_bad_input_to_every_endpoint_is_422_naming_the_field_and_changes_nothing
     created, code = campaign_with_code(admin)
     redemption = redeem(admin, code).json()
     path = path.replace("CAMPAIGN", created["id"]).replace("REDEMPTION", redemption["id"])
-    before = (admin.get(f"/v1/campaigns/{created['id']}").json()["stats"], admin.get(f"/v1/coupons/{code}").json())
+    before = (
+        admin.get(f"/v1/campaigns/{created['id']}").json()["stats"],
+        admin.get(f"/v1/coupons/{code}").json(),
+    )
     # when
     response = admin.request(method, path, json=body)
     # then
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["field"] == field
-    after = (admin.get(f"/v1/campaigns/{created['id']}").json()["stats"], admin.get(f"/v1/coupons/{code}").json())
+    after = (
+        admin.get(f"/v1/campaigns/{created['id']}").json()["stats"],
+        admin.get(f"/v1/coupons/{code}").json(),
+    )
     assert after == before
 
 

@@ -22,7 +22,9 @@ def test_a_vanity_code_that_exists_anywhere_is_409_code_taken_ignoring_case_and_
     assert admin.post(f"/v1/campaigns/{first['id']}/coupons", json={"codes": [code]}).status_code == 201
 
     spelled_differently = code[:3].lower() + "-" + code[3:]
-    response = admin.post(f"/v1/campaigns/{second['id']}/coupons", json={"codes": ["FRESH" + code, spelled_differently]})
+    response = admin.post(
+        f"/v1/campaigns/{second['id']}/coupons", json={"codes": ["FRESH" + code, spelled_differently]}
+    )
 
     assert response.status_code == 409
     assert response.json()["code"] == "code_taken"

@@ -30,7 +30,12 @@ def status_of(exc: errors.CouponryError) -> int:
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
-    body = {"type": f"https://couponry.dev/problems/{code}", "title": title, "status": status, "detail": detail}
+    body = {
+        "type": f"https://couponry.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
     body["code"] = code
     body.update(extra)
     headers = {}
@@ -47,7 +52,11 @@ DISCOUNT_TAGS = {"amount", "amount_per_item", "percent", "free_shipping", "tiere
 def _field(loc: tuple[Any, ...]) -> str:
     """("body", "discount", "percent", "percent") -> "discount.percent" (pydantic puts the union's tag in)."""
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    kept = [p for i, p in enumerate(parts) if not (i and parts[i - 1] == "discount" and p in DISCOUNT_TAGS and i + 1 < len(parts))]
+    kept = [
+        p
+        for i, p in enumerate(parts)
+        if not (i and parts[i - 1] == "discount" and p in DISCOUNT_TAGS and i + 1 < len(parts))
+    ]
     return ".".join(p if not p.isdigit() else f"[{p}]" for p in kept).replace(".[", "[") or "body"
 
 

@@ -44,7 +44,9 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.READ_JOBS,
         }
     ),
-    Role.POS: frozenset({Permission.VALIDATE, Permission.REDEEM, Permission.RESERVE, Permission.READ_COUPONS}),
+    Role.POS: frozenset(
+        {Permission.VALIDATE, Permission.REDEEM, Permission.RESERVE, Permission.READ_COUPONS}
+    ),
     Role.STOREFRONT: frozenset({Permission.VALIDATE, Permission.RESERVE, Permission.WALLET}),
 }
 

@@ -84,7 +84,9 @@ def create_campaign(db: Database, actor: Actor, spec: dict[str, Any], now: datet
     fields = dict(spec)
     if fields.get("issuer") is None:
         fields["issuer"] = (
-            {"type": "store", "store_id": actor.store_id} if actor.role is Role.STORE else {"type": "platform"}
+            {"type": "store", "store_id": actor.store_id}
+            if actor.role is Role.STORE
+            else {"type": "platform"}
         )
     issuer = fields["issuer"]
     actor.require_store_access(issuer.get("store_id") if issuer["type"] == "store" else None)

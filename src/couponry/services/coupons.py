@@ -63,7 +63,9 @@ def issue_codes(
         issued: list[str] = []
         while len(issued) < count:
             wanted = {normalize(c): c for c in generate(config, count - len(issued))}
-            stored = _insert_returning(conn, [{"code": k, "display_code": v, **base} for k, v in wanted.items()])
+            stored = _insert_returning(
+                conn, [{"code": k, "display_code": v, **base} for k, v in wanted.items()]
+            )
             issued.extend(wanted[k] for k in wanted if k in stored)
         return 201, {"codes": issued}
 
@@ -137,9 +139,9 @@ def get_coupon(db: Database, actor: Actor, code: str, now: datetime) -> dict[str
         row = None
         if key:
             row = conn.execute(
-                select(*_COUPON_COLUMNS).join(campaigns, campaigns.c.id == coupons.c.campaign_id).where(
-                    coupons.c.code == key
-                )
+                select(*_COUPON_COLUMNS)
+                .join(campaigns, campaigns.c.id == coupons.c.campaign_id)
+                .where(coupons.c.code == key)
             ).first()
     if row is None:
         raise NotFound("no coupon has this code", code="unknown_code")

@@ -47,7 +47,7 @@ def _ensure(conn: Connection, customer_id: str, now: datetime) -> None:
 def put_customer(
     db: Database, actor: Actor, customer_id: str, profile: dict[str, Any], now: datetime
 ) -> tuple[bool, dict[str, Any]]:
-    """Create or replace the profile; counters kept by order events are left alone. Returns (created, body)."""
+    """Create or replace the profile (order counters are left alone); returns (created, body)."""
     actor.require(Permission.MANAGE_CUSTOMERS)
     values = {f: profile.get(f) for f in PROFILE_FIELDS}
     values["tags"] = values["tags"] or []
@@ -55,7 +55,9 @@ def put_customer(
     values["marketing_consent"] = bool(values["marketing_consent"])
     module = postgresql if db.is_postgres else sqlite
     with db.write() as conn:
-        existed = conn.execute(select(customers.c.id).where(customers.c.id == customer_id)).first() is not None
+        existed = (
+            conn.execute(select(customers.c.id).where(customers.c.id == customer_id)).first() is not None
+        )
         stmt = module.insert(customers).values(**{**_blank(customer_id, now), **values})
         conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={**values, "updated_at": now}))
         row = conn.execute(select(customers).where(customers.c.id == customer_id)).one()

@@ -1,4 +1,4 @@
-"""A demo shop: a few campaigns of every kind, with codes, so `couponry serve --demo` has something to show."""
+"""A demo shop: campaigns of every kind, with codes, so `couponry serve --demo` has something to show."""
 
 from __future__ import annotations
 
@@ -14,29 +14,92 @@ from couponry.services.actors import SYSTEM
 from couponry.services.ids import utcnow
 
 DEMO_CAMPAIGNS: list[tuple[dict[str, Any], list[str]]] = [
-    ({"name": "Welcome 10%", "currency": "USD", "discount": {"type": "percent", "percent": 10, "max_amount": 2000},
-      "conditions": {"first_order_only": True}, "limits": {"per_customer": 1}}, ["WELCOME10"]),
-    ({"name": "Spend 100 get 10", "currency": "USD", "discount": {"type": "amount", "amount": 1000},
-      "conditions": {"min_spend": 10000}, "limits": {"max_redemptions": 1000, "budget": 500000}}, ["SAVE10"]),
-    ({"name": "Free shipping over 50", "currency": "USD", "stacking": "shipping",
-      "discount": {"type": "free_shipping", "max_amount": 1500}, "conditions": {"min_spend": 5000}}, ["FREESHIP"]),
-    ({"name": "Shoes tiered", "currency": "USD", "stacking": "item",
-      "discount": {"type": "tiered", "tiers": [{"min_spend": 10000, "amount": 1000}, {"min_spend": 20000, "amount": 2500}]},
-      "scope": {"categories": ["shoes"], "exclude_on_sale": True}}, ["SHOES"]),
-    ({"name": "Happy hour 15% (weekdays 14-17 UTC)", "currency": "USD",
-      "discount": {"type": "percent", "percent": 15},
-      "conditions": {"time_windows": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "14:00", "end": "17:00",
-                                       "timezone": "UTC"}]}}, ["HAPPYHOUR"]),
-    ({"name": "Store s1: 5 off each sock", "currency": "USD", "issuer": {"type": "store", "store_id": "s1"},
-      "stacking": "item", "discount": {"type": "amount_per_item", "amount": 500, "max_items": 3},
-      "scope": {"categories": ["socks"]}}, ["S1SOCKS"]),
+    (
+        {
+            "name": "Welcome 10%",
+            "currency": "USD",
+            "discount": {"type": "percent", "percent": 10, "max_amount": 2000},
+            "conditions": {"first_order_only": True},
+            "limits": {"per_customer": 1},
+        },
+        ["WELCOME10"],
+    ),
+    (
+        {
+            "name": "Spend 100 get 10",
+            "currency": "USD",
+            "discount": {"type": "amount", "amount": 1000},
+            "conditions": {"min_spend": 10000},
+            "limits": {"max_redemptions": 1000, "budget": 500000},
+        },
+        ["SAVE10"],
+    ),
+    (
+        {
+            "name": "Free shipping over 50",
+            "currency": "USD",
+            "stacking": "shipping",
+            "discount": {"type": "free_shipping", "max_amount": 1500},
+            "conditions": {"min_spend": 5000},
+        },
+        ["FREESHIP"],
+    ),
+    (
+        {
+            "name": "Shoes tiered",
+            "currency": "USD",
+            "stacking": "item",
+            "discount": {
+                "type": "tiered",
+                "tiers": [{"min_spend": 10000, "amount": 1000}, {"min_spend": 20000, "amount": 2500}],
+            },
+            "scope": {"categories": ["shoes"], "exclude_on_sale": True},
+        },
+        ["SHOES"],
+    ),
+    (
+        {
+            "name": "Happy hour 15% (weekdays 14-17 UTC)",
+            "currency": "USD",
+            "discount": {"type": "percent", "percent": 15},
+            "conditions": {
+                "time_windows": [
+                    {
+                        "days": ["mon", "tue", "wed", "thu", "fri"],
+                        "start": "14:00",
+                        "end": "17:00",
+                        "timezone": "UTC",
+                    }
+                ]
+            },
+        },
+        ["HAPPYHOUR"],
+    ),
+    (
+        {
+            "name": "Store s1: 5 off each sock",
+            "currency": "USD",
+            "issuer": {"type": "store", "store_id": "s1"},
+            "stacking": "item",
+            "discount": {"type": "amount_per_item", "amount": 500, "max_items": 3},
+            "scope": {"categories": ["socks"]},
+        },
+        ["S1SOCKS"],
+    ),
 ]
 
 
 def _campaign(spec: dict[str, Any]) -> dict[str, Any]:
-    defaults = {"issuer": {"type": "platform"}, "scope": {}, "conditions": {}, "validity": {}, "limits": {},
-                "stacking": "order", "code_config": {"length": 12, "prefix": "", "suffix": "", "pattern": None},
-                "status": "active"}
+    defaults = {
+        "issuer": {"type": "platform"},
+        "scope": {},
+        "conditions": {},
+        "validity": {},
+        "limits": {},
+        "stacking": "order",
+        "code_config": {"length": 12, "prefix": "", "suffix": "", "pattern": None},
+        "status": "active",
+    }
     full = {**defaults, **spec}
     from couponry.api.schemas.campaigns import CampaignCreate
 
@@ -57,13 +120,36 @@ def seed_demo(db: Database) -> list[str]:
         lines.append(f"{spec['name']}: {', '.join(codes)}")
     personal = next((c for c in DEMO_CAMPAIGNS if c[0]["name"] == "Spend 100 get 10"), None)
     if personal and not existing:
-        customers.put_customer(db, SYSTEM, "demo-customer", {"email": "ada@example.com", "name": "Ada",
-                                                               "tags": ["vip"], "marketing_consent": True}, now)
-        vip = campaigns.create_campaign(db, SYSTEM, _campaign({
-            "name": "VIP birthday 20 off", "currency": "USD", "discount": {"type": "amount", "amount": 2000},
-            "conditions": {"customer_tags": ["vip"]}, "validity": {"days_after_issue": 30},
-            "limits": {"per_coupon": 1}}), now)
-        _, issued = coupons.issue_codes(db, SYSTEM, vip["id"], codes=None, count=1,
-                                        customer_id="demo-customer", now=now + timedelta(seconds=0))
+        customers.put_customer(
+            db,
+            SYSTEM,
+            "demo-customer",
+            {"email": "ada@example.com", "name": "Ada", "tags": ["vip"], "marketing_consent": True},
+            now,
+        )
+        vip = campaigns.create_campaign(
+            db,
+            SYSTEM,
+            _campaign(
+                {
+                    "name": "VIP birthday 20 off",
+                    "currency": "USD",
+                    "discount": {"type": "amount", "amount": 2000},
+                    "conditions": {"customer_tags": ["vip"]},
+                    "validity": {"days_after_issue": 30},
+                    "limits": {"per_coupon": 1},
+                }
+            ),
+            now,
+        )
+        _, issued = coupons.issue_codes(
+            db,
+            SYSTEM,
+            vip["id"],
+            codes=None,
+            count=1,
+            customer_id="demo-customer",
+            now=now + timedelta(seconds=0),
+        )
         lines.append(f"VIP birthday 20 off (personal to demo-customer): {issued['codes'][0]}")
     return lines

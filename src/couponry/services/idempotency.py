@@ -41,9 +41,9 @@ def check_key(key: str | None) -> str | None:
 def find(conn: Connection, api_key_id: str, key: str, req_hash: str) -> None:
     """Raise Replay or IdempotencyConflict when the key was used already; return when it is new."""
     row = conn.execute(
-        select(idempotency_keys.c.request_hash, idempotency_keys.c.status_code, idempotency_keys.c.response).where(
-            idempotency_keys.c.api_key_id == api_key_id, idempotency_keys.c.key == key
-        )
+        select(
+            idempotency_keys.c.request_hash, idempotency_keys.c.status_code, idempotency_keys.c.response
+        ).where(idempotency_keys.c.api_key_id == api_key_id, idempotency_keys.c.key == key)
     ).first()
     if row is None:
         return

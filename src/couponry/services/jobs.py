@@ -38,7 +38,9 @@ def job_body(row: Any) -> dict[str, Any]:
     }
 
 
-def enqueue(conn: Connection, kind: str, params: dict[str, Any], *, total: int, now: datetime) -> dict[str, Any]:
+def enqueue(
+    conn: Connection, kind: str, params: dict[str, Any], *, total: int, now: datetime
+) -> dict[str, Any]:
     job_id = new_id()
     conn.execute(
         insert(jobs).values(id=job_id, kind=kind, status="queued", params=params, total=total, created_at=now)

@@ -47,7 +47,9 @@ def refusal(body: dict[str, Any]) -> RedemptionRefused:
     return RedemptionRefused(f"nothing was redeemed ({detail})", codes=body["codes"], validation=body)
 
 
-def price_for(conn: Connection, req: RedemptionRequest, now: datetime) -> tuple[PricingResult, dict[str, Any]]:
+def price_for(
+    conn: Connection, req: RedemptionRequest, now: datetime
+) -> tuple[PricingResult, dict[str, Any]]:
     snapshots = load_snapshots(conn, req.codes, req.customer_id)
     result = price(req.cart, snapshots, load_customer(conn, req.customer_id), now)
     body = validation_body(result, req.codes)
@@ -57,7 +59,10 @@ def price_for(conn: Connection, req: RedemptionRequest, now: datetime) -> tuple[
 
 
 def usages_of(result: PricingResult, customer_id: str | None) -> list[Usage]:
-    return [Usage(o.campaign_id or "", o.code, o.discount + o.shipping_discount, customer_id) for o in result.codes]
+    return [
+        Usage(o.campaign_id or "", o.code, o.discount + o.shipping_discount, customer_id)
+        for o in result.codes
+    ]
 
 
 def take_or_refuse(conn: Connection, usages: Sequence[Usage], body: dict[str, Any], *, hold: bool) -> None:
@@ -142,7 +147,11 @@ def store_redemption(
 
 
 def redemption_body(
-    redemption_id: str, req: RedemptionRequest, validation: dict[str, Any], now: datetime, reservation_id: str | None
+    redemption_id: str,
+    req: RedemptionRequest,
+    validation: dict[str, Any],
+    now: datetime,
+    reservation_id: str | None,
 ) -> dict[str, Any]:
     return {
         "id": redemption_id,
@@ -174,7 +183,7 @@ def _redeem_fresh(
 def redeem(
     db: Database, actor: Actor, req: RedemptionRequest, now: datetime, key: str | None = None
 ) -> tuple[int, dict[str, Any]]:
-    """201 and the redemption, or RedemptionRefused; with an Idempotency-Key, a retry gets the first answer."""
+    """201 and the redemption, or RedemptionRefused; a retried Idempotency-Key gets the first answer."""
     actor.require(Permission.REDEEM)
     from couponry.services.reservations import confirm_reservation
 
@@ -235,6 +244,8 @@ def find_redemptions(db: Database, actor: Actor, order_id: str) -> list[dict[str
     actor.require(Permission.READ_REDEMPTIONS)
     with db.read() as conn:
         ids = conn.execute(
-            select(redemptions.c.id).where(redemptions.c.order_id == order_id).order_by(redemptions.c.created_at)
+            select(redemptions.c.id)
+            .where(redemptions.c.order_id == order_id)
+            .order_by(redemptions.c.created_at)
         ).scalars()
         return [load_body(conn, actor, i) for i in ids]

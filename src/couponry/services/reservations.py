@@ -67,11 +67,18 @@ def _result_from_held(held: list[dict[str, Any]], currency: str) -> PricingResul
 
 
 def _usages(held: list[dict[str, Any]], customer_id: str | None) -> list[Usage]:
-    return [Usage(h["campaign_id"], h["code"], h["discount"] + h["shipping_discount"], customer_id) for h in held]
+    return [
+        Usage(h["campaign_id"], h["code"], h["discount"] + h["shipping_discount"], customer_id) for h in held
+    ]
 
 
 def reserve(
-    db: Database, actor: Actor, req: RedemptionRequest, ttl_seconds: int, now: datetime, key: str | None = None
+    db: Database,
+    actor: Actor,
+    req: RedemptionRequest,
+    ttl_seconds: int,
+    now: datetime,
+    key: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
     actor.require(Permission.RESERVE)
     if not 1 <= ttl_seconds <= 7 * 24 * 3600:
@@ -148,7 +155,12 @@ def confirm_reservation(
         )
         codes = req.codes or tuple(h["code"] for h in row.codes)
         again = RedemptionRequest(
-            req.order_id, req.cart or _cart_from(row.cart), codes, row.customer_id, req.payload, req.reservation_id
+            req.order_id,
+            req.cart or _cart_from(row.cart),
+            codes,
+            row.customer_id,
+            req.payload,
+            req.reservation_id,
         )
         return _redeem_fresh(conn, again, now, before_locks, req.reservation_id)
     _check_same_order(row.order_id, req)

@@ -75,7 +75,10 @@ def rollback(
         with db.write() as conn:
             if key:
                 idempotency.find(conn, actor.key_id, key, req_hash)
-            if conn.execute(select(redemptions.c.id).where(redemptions.c.id == redemption_id)).first() is None:
+            if (
+                conn.execute(select(redemptions.c.id).where(redemptions.c.id == redemption_id)).first()
+                is None
+            ):
                 raise NotFound(f"no redemption {redemption_id}")
             _check_access(conn, actor, redemption_id)
             if lines:

@@ -76,7 +76,10 @@ def load_snapshots(
                 coupon_redemptions=row.coupon_used,
                 customer_redemptions=row.customer_used or 0,
             )
-    return [found.get(n, UnknownCoupon(raw)) if n else UnknownCoupon(raw) for n, raw in zip(normalized, codes)]
+    return [
+        found.get(n, UnknownCoupon(raw)) if n else UnknownCoupon(raw)
+        for n, raw in zip(normalized, codes, strict=True)
+    ]
 
 
 def load_customer(conn: Connection, customer_id: str | None) -> CustomerProfile | None:

@@ -6,7 +6,7 @@ their sum inside the UPDATE that takes a unit, so no two transactions can both t
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC as UTC_ZONE
 
 from sqlalchemy import (
     JSON,
@@ -36,7 +36,6 @@ metadata = MetaData(
 )
 
 
-
 class UTCDateTime(TypeDecorator):
     """Aware UTC datetimes on every backend (SQLite stores naive text, so the zone is put back on read)."""
 
@@ -47,14 +46,14 @@ class UTCDateTime(TypeDecorator):
         if value is not None:
             if value.tzinfo is None:
                 raise ValueError("naive datetimes are not stored; use UTC")
-            value = value.astimezone(timezone.utc)
+            value = value.astimezone(UTC_ZONE)
             if dialect.name == "sqlite":
                 value = value.replace(tzinfo=None)
         return value
 
     def process_result_value(self, value, dialect):  # noqa: ANN001
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC_ZONE)
         return value
 
 

@@ -68,7 +68,12 @@ def best_coupons(body: BestCouponsIn, db: DbDep, actor: ActorDep, now: NowDep) -
 
 @router.post("/redemptions", status_code=201, response_model=RedemptionOut)
 def redeem(
-    body: RedemptionIn, db: DbDep, actor: ActorDep, lookups: LookupsDep, now: NowDep, key: IdempotencyKey = None
+    body: RedemptionIn,
+    db: DbDep,
+    actor: ActorDep,
+    lookups: LookupsDep,
+    now: NowDep,
+    key: IdempotencyKey = None,
 ) -> Any:
     with lookups.guard():
         try:
@@ -106,11 +111,18 @@ def rollback(
 
 @router.post("/reservations", status_code=201, response_model=ReservationOut)
 def reserve(
-    body: ReservationIn, db: DbDep, actor: ActorDep, lookups: LookupsDep, now: NowDep, key: IdempotencyKey = None
+    body: ReservationIn,
+    db: DbDep,
+    actor: ActorDep,
+    lookups: LookupsDep,
+    now: NowDep,
+    key: IdempotencyKey = None,
 ) -> Any:
     with lookups.guard():
         try:
-            status, result = reservations.reserve(db, actor, _request(body), body.ttl_seconds, now, check_key(key))
+            status, result = reservations.reserve(
+                db, actor, _request(body), body.ttl_seconds, now, check_key(key)
+            )
         except RedemptionRefused as refused:
             lookups.failed(_count_refusals(refused.extra["codes"]))
             raise

@@ -15,12 +15,19 @@ router = APIRouter(tags=["coupons"], responses=PROBLEMS)
 
 
 class IssueCodes(BaseModel):
-    codes: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=10_000)] | None = None
+    codes: (
+        Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=10_000)
+        ]
+        | None
+    ) = None
     count: Annotated[int, Field(strict=True, ge=1, le=100_000_000)] | None = None
     customer_id: Annotated[str, Field(min_length=1, max_length=100)] | None = None
 
 
-@router.post("/v1/campaigns/{campaign_id}/coupons", status_code=201, responses={202: {"description": "A job"}})
+@router.post(
+    "/v1/campaigns/{campaign_id}/coupons", status_code=201, responses={202: {"description": "A job"}}
+)
 def issue_codes(campaign_id: str, body: IssueCodes, db: DbDep, actor: ActorDep, now: NowDep) -> Any:
     from fastapi.encoders import jsonable_encoder
     from fastapi.responses import JSONResponse

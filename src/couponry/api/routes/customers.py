@@ -30,7 +30,9 @@ class EventIn(BaseModel):
 
 
 @router.put("/customers/{customer_id}")
-def put_customer(customer_id: str, body: CustomerIn, db: DbDep, actor: ActorDep, now: NowDep, response: Response) -> Any:
+def put_customer(
+    customer_id: str, body: CustomerIn, db: DbDep, actor: ActorDep, now: NowDep, response: Response
+) -> Any:
     created, result = customers.put_customer(db, actor, customer_id, body.model_dump(), now)
     response.status_code = 201 if created else 200
     return result

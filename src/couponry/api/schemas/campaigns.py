@@ -120,9 +120,9 @@ class CodeConfigIn(Strict):
     length: Annotated[int, Field(strict=True, ge=6, le=32)] = 12
     prefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{0,20}$")] = ""
     suffix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{0,20}$")] = ""
-    pattern: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_#-]*#[A-Za-z0-9_#-]*$", max_length=64)] | None = (
-        None
-    )
+    pattern: (
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_#-]*#[A-Za-z0-9_#-]*$", max_length=64)] | None
+    ) = None
 
 
 Stacking = Literal["exclusive", "item", "order", "shipping"]
