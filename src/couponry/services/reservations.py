@@ -9,6 +9,7 @@ the conditional status change (held -> expired) makes each release happen exactl
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -109,7 +110,7 @@ def reserve(
                     status="held",
                     codes=_held_codes(result),
                     result=validation,
-                    cart=req.payload.get("cart", {}),
+                    cart=asdict(req.cart),
                     expires_at=expires_at,
                     created_at=now,
                 )
@@ -126,9 +127,9 @@ def _cart_from(stored: dict[str, Any]) -> Cart:
     return Cart(
         currency=stored["currency"],
         lines=tuple(CartLine(**line) for line in stored["lines"]),
-        shipping=stored.get("shipping", 0),
-        channel=stored.get("channel", "online"),
-        shipping_country=stored.get("shipping_country"),
+        shipping=stored["shipping"],
+        channel=stored["channel"],
+        shipping_country=stored["shipping_country"],
     )
 
 
