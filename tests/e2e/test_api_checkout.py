@@ -429,3 +429,30 @@ def test_health_and_metrics_report_the_database_and_redemptions(server: Any, adm
     assert health["status"] == "ok"
     assert 'couponry_redemptions_total{outcome="succeeded"}' in metrics
     assert 'route="/v1/redemptions"' in metrics
+
+
+def test_a_platform_coupon_across_two_stores_records_per_line_who_bears_the_cost(admin: httpx.Client) -> None:
+    _, platform_code = campaign_with_code(admin, discount={"type": "amount", "amount": 900})
+    store = campaign(
+        admin,
+        issuer={"type": "store", "store_id": "s2"},
+        stacking="item",
+        discount={"type": "amount", "amount": 100},
+    )
+    store_code = admin.post(f"/v1/campaigns/{store['id']}/coupons", json={"codes": [unique("S2")]}).json()[
+        "codes"
+    ][0]
+
+    redeemed = redeem(
+        admin,
+        platform_code,
+        codes=[platform_code, store_code],
+        cart=cart(line("a", 1000, store_id="s1"), line("b", 2000, store_id="s2")),
+    ).json()
+
+    by_code = {c["code"]: c["lines"] for c in redeemed["codes"]}
+    assert by_code[store_code] == [{"id": "b", "discount": 100, "store_id": "s2", "borne_by": "s2"}]
+    assert by_code[platform_code] == [
+        {"id": "a", "discount": 310, "store_id": "s1", "borne_by": "platform"},
+        {"id": "b", "discount": 590, "store_id": "s2", "borne_by": "platform"},
+    ]

@@ -11,13 +11,19 @@ from couponry.domain.outcomes import CodeOutcome, PricingResult
 
 def code_body(outcome: CodeOutcome, shown_as: str) -> dict[str, Any]:
     if outcome.valid:
+        # who pays for the discount: the platform (which reimburses the line's store) or the issuing store
+        issuer = outcome.issuer_key or "platform"
+        bearer = "platform" if issuer == "platform" else issuer.removeprefix("store:")
         return {
             "code": shown_as,
             "valid": True,
             "campaign_id": outcome.campaign_id,
             "discount": outcome.discount,
             "shipping_discount": outcome.shipping_discount,
-            "lines": [{"id": ld.line_id, "discount": ld.discount} for ld in outcome.lines],
+            "lines": [
+                {"id": ld.line_id, "discount": ld.discount, "store_id": ld.store_id, "borne_by": bearer}
+                for ld in outcome.lines
+            ],
         }
     body: dict[str, Any] = {
         "code": shown_as,

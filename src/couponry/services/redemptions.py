@@ -130,7 +130,7 @@ def store_redemption(
                 "code": o.code,
                 "line_id": ld.line_id,
                 "store_id": ld.store_id,
-                "borne_by": o.issuer_key or "platform",
+                "borne_by": (o.issuer_key or "platform").removeprefix("store:"),
                 "quantity": quantities[ld.line_id],
                 "discount": ld.discount,
             }
