@@ -60,3 +60,28 @@ def redeem(client: httpx.Client, code: str, **extra: Any) -> httpx.Response:
     }
     body.update(extra)
     return client.post("/v1/redemptions", json=body)
+
+
+def database_fingerprint(database_url: str) -> dict[str, tuple[Any, ...]]:
+    """Row counts and counter sums of every table: equal before and after means nothing was written."""
+    from sqlalchemy import create_engine, func, select
+
+    from couponry.adapters.db.engine import normalize_url
+    from couponry.adapters.db.tables import metadata
+
+    engine = create_engine(normalize_url(database_url))
+    try:
+        with engine.connect() as conn:
+            fingerprint = {}
+            for table in metadata.sorted_tables:
+                sums = [
+                    func.coalesce(func.sum(c), 0)
+                    for c in table.c
+                    if c.name.endswith(("_count", "_used", "_held"))
+                ]
+                fingerprint[table.name] = tuple(
+                    conn.execute(select(func.count(), *sums).select_from(table)).one()
+                )
+            return fingerprint
+    finally:
+        engine.dispose()
