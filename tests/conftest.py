@@ -91,7 +91,7 @@ def postgres_url() -> str:
     try:
         return _fresh_postgres_database(POSTGRES_FOR_CONCURRENCY, f"couponry_conc_{_worker()}")
     except Exception as exc:  # pragma: no cover - depends on the machine
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
+        pytest.fail(f"PostgreSQL not reachable: {exc}")
 
 
 @pytest.fixture(scope="module")

@@ -49,8 +49,8 @@ def pg_server() -> Iterator[Server]:
     try:
         url = _fresh_postgres_database(POSTGRES_FOR_CONCURRENCY, f"couponry_concurrency_{_worker()}")
     except Exception as exc:  # pragma: no cover - depends on the machine
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    with running_server(url, workers=WORKERS) as server:
+        pytest.fail(f"PostgreSQL not reachable: {exc}")
+    with running_server(url, workers=WORKERS, COUPONRY_DB_POOL_SIZE="5") as server:
         yield server
 
 
