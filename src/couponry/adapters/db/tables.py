@@ -83,12 +83,15 @@ campaigns = Table(
 )
 
 # The normalized code is the primary key: one index enforces uniqueness across the whole system.
+# campaign_id carries no foreign key: checking one costs ~3.5 s per million codes bulk-loaded on
+# PostgreSQL, and coupons are only ever written for a campaign read in the same transaction (campaigns
+# are archived, never deleted).
 coupons = Table(
     "coupons",
     metadata,
     Column("code", String(64), primary_key=True),
     Column("display_code", String(64), nullable=False),
-    Column("campaign_id", String(32), ForeignKey("campaigns.id"), nullable=False, index=True),
+    Column("campaign_id", String(32), nullable=False, index=True),
     Column("customer_id", String(100)),
     Column("issued_at", UTC, nullable=False),
     Column("redeemed_count", Integer, nullable=False, server_default="0"),

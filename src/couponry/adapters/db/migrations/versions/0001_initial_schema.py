@@ -163,7 +163,6 @@ def upgrade() -> None:
     sa.Column('issued_at', couponry.adapters.db.tables.UTCDateTime(timezone=True), nullable=False),
     sa.Column('redeemed_count', sa.Integer(), server_default='0', nullable=False),
     sa.Column('held_count', sa.Integer(), server_default='0', nullable=False),
-    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_coupons_campaign_id_campaigns')),
     sa.PrimaryKeyConstraint('code', name=op.f('pk_coupons'))
     )
     with op.batch_alter_table('coupons', schema=None) as batch_op:
