@@ -12,7 +12,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -213,7 +215,14 @@ class Server:
             children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
         except OSError:
             return []
-        return [int(p) for p in children]
+        workers = []
+        for pid in children:  # the spawned workers, not multiprocessing's resource tracker
+            try:
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    workers.append(int(pid))
+            except OSError:
+                continue
+        return workers
 
 
 @contextmanager
@@ -306,3 +315,38 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     started = time.perf_counter()
     value = fn()
     return time.perf_counter() - started, value
+
+
+@contextmanager
+def pg_wait_sampler(url: str, every: float = 0.05) -> Iterator[Counter[str]]:
+    """Samples what the database's client backends are doing (pg_stat_activity) while the block runs:
+    "waits on Lock:transactionid in UPDATE campaigns" says which row serializes the load."""
+    import psycopg
+
+    counts: Counter[str] = Counter()
+    stop = threading.Event()
+    query = (
+        "SELECT state, coalesce(wait_event_type || ':' || wait_event, 'running'), "
+        "split_part(left(query, 60), ' SET', 1) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'"
+    )
+
+    def sample() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            while not stop.is_set():
+                for state, wait, statement in conn.execute(query):
+                    counts[f"{state}, {wait}, `{' '.join(statement.split()[:3])}`"] += 1
+                stop.wait(every)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield counts
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+def top_waits(counts: Counter[str], n: int = 4) -> str:
+    total = sum(counts.values()) or 1
+    return "; ".join(f"{k} {v / total:.0%}" for k, v in counts.most_common(n))

@@ -12,6 +12,7 @@ import json
 import multiprocessing
 import os
 import re
+import signal
 import sqlite3
 import subprocess
 import tempfile
@@ -56,7 +57,7 @@ class HttpResult:
 
 
 def http_tool() -> str:
-    return "wrk" if which("wrk") else "python"
+    return "wrk" if which("wrk") else "a Python client (2 processes x asyncio + httpx, no wrk installed)"
 
 
 def run_http(base: str, load: HttpLoad, clients: int = CLIENTS) -> HttpResult:
@@ -84,7 +85,18 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-ok, refused, other, counter = 0, 0, 0, 0
+ok, refused, other, counter, stopped = 0, 0, 0, 0, false
+
+-- wrk keeps running until its duration ends even when every thread stopped, so each thread says so
+-- on stderr and the caller interrupts wrk (SIGINT: wrk then prints its summary and calls done()).
+function stop_thread()
+  if not stopped then
+    stopped = true
+    io.stderr:write("BENCHSTOP\n")
+    io.stderr:flush()
+  end
+  wrk.thread:stop()
+end
 local dynamic = BODY:find("{N}", 1, true) or BODY:find("{ORDER}", 1, true)
 if not dynamic then wrk.body = BODY end
 
@@ -93,7 +105,7 @@ if dynamic then
     local n = tid + counter * NTHREADS
     counter = counter + 1
     if TOTAL >= 0 and n >= TOTAL then
-      wrk.thread:stop()
+      stop_thread()
       return wrk.format("GET", "/healthz", {}, nil)
     end
     local body = BODY:gsub("{N}", string.format("%06d", n)):gsub("{ORDER}", RUN .. "-" .. n)
@@ -105,7 +117,7 @@ function response(status, headers, body)
   if status >= 200 and status < 300 then ok = ok + 1
   elseif status == 409 then
     refused = refused + 1
-    if STOP_AFTER >= 0 and refused >= STOP_AFTER then wrk.thread:stop() end
+    if STOP_AFTER >= 0 and refused >= STOP_AFTER then stop_thread() end
   else
     other = other + 1
     if other <= 2 then io.stderr:write("status " .. status .. ": " .. (body or ""):sub(1, 300) .. "\n") end
@@ -141,14 +153,33 @@ def _run_wrk(base: str, load: HttpLoad, clients: int) -> HttpResult:
         lua = fh.name
     try:
         seconds = max(1, round(load.duration))
-        done = subprocess.run(
-            ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{seconds}s", "--timeout", "30s", "-s", lua, base],
-            capture_output=True,
-            text=True,
-            timeout=seconds + 120,
+        args = ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{seconds}s", "--timeout", "30s"]
+        process = subprocess.Popen(
+            [*args, "-s", lua, base], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
+        errors: list[str] = []
+
+        def watch() -> None:
+            stops = 0
+            for err_line in process.stderr:  # type: ignore[union-attr]
+                if err_line.strip() == "BENCHSTOP":
+                    stops += 1
+                    if stops == threads:
+                        process.send_signal(signal.SIGINT)
+                else:
+                    errors.append(err_line)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        killer = threading.Timer(seconds + 120, process.kill)
+        killer.start()
+        stdout = process.stdout.read()  # type: ignore[union-attr]  # until wrk exits
+        process.wait()
+        killer.cancel()
+        watcher.join(5)
     finally:
         os.unlink(lua)
+    done = subprocess.CompletedProcess(args, process.returncode, stdout, "".join(errors))
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCHJSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout[-800:]} {done.stderr[-800:]}")
@@ -168,10 +199,36 @@ def _run_wrk(base: str, load: HttpLoad, clients: int) -> HttpResult:
     )
 
 
+def _gather(procs: list[Any], queue: Any, timeout: float) -> list[Any]:
+    """One result per child process; raises instead of hanging when a child dies without one."""
+    import queue as queues
+
+    for p in procs:
+        p.start()
+    results: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while len(results) < len(procs):
+        try:
+            results.append(queue.get(timeout=1))
+        except queues.Empty:
+            dead = [p for p in procs if not p.is_alive() and p.exitcode != 0]
+            if dead or time.monotonic() > deadline:
+                for p in procs:
+                    p.kill()
+                raise RuntimeError(
+                    f"load process failed (exit codes {[p.exitcode for p in procs]})"
+                ) from None
+    for p in procs:
+        p.join()
+    return results
+
+
 # -------------------------------------------------------------------------- python (no wrk installed)
 
 
-def _python_worker(base: str, load: HttpLoad, index: int, processes: int, tasks: int, run: str, out: Any) -> None:
+def _python_worker(
+    base: str, load: HttpLoad, index: int, processes: int, tasks: int, run: str, out: Any
+) -> None:
     import httpx
 
     latencies: list[float] = []
@@ -187,7 +244,11 @@ def _python_worker(base: str, load: HttpLoad, index: int, processes: int, tasks:
             if load.total is not None and n >= load.total:
                 state["stop"] = True
                 return
-            body = load.body.replace("{N}", f"{n:06d}").replace("{ORDER}", f"{run}-{n}") if dynamic else load.body
+            body = (
+                load.body.replace("{N}", f"{n:06d}").replace("{ORDER}", f"{run}-{n}")
+                if dynamic
+                else load.body
+            )
             started = time.perf_counter()
             r = await http.post(load.path, content=body)
             latencies.append(time.perf_counter() - started)
@@ -220,11 +281,7 @@ def _run_python(base: str, load: HttpLoad, clients: int) -> HttpResult:
         ctx.Process(target=_python_worker, args=(base, load, i, processes, clients // processes, run, queue))
         for i in range(processes)
     ]
-    for p in procs:
-        p.start()
-    parts = [queue.get() for _ in procs]
-    for p in procs:
-        p.join()
+    parts = _gather(procs, queue, load.duration + 120)
     latencies = sorted(x for part in parts for x in part["latencies"])
     if not latencies:
         raise RuntimeError("the Python load generator got no answer")
@@ -278,7 +335,18 @@ def _run_pgbench(pgbench: str, url: str, script: RawScript, duration: float, cli
         fh.write(script.pgbench())
         path = fh.name
     env = {**os.environ, **({"PGPASSWORD": u.password} if u.password else {})}
-    args = [pgbench, "-n", "-M", "prepared", "-c", str(clients), "-j", "2", "-T", str(max(1, round(duration)))]
+    args = [
+        pgbench,
+        "-n",
+        "-M",
+        "prepared",
+        "-c",
+        str(clients),
+        "-j",
+        "2",
+        "-T",
+        str(max(1, round(duration))),
+    ]
     args += ["-h", u.host or "127.0.0.1", "-p", str(u.port or 5432), "-U", u.username or "postgres"]
     args += ["-f", path, u.database or "postgres"]
     try:
@@ -326,14 +394,12 @@ def _run_psycopg(url: str, script: RawScript, duration: float, clients: int) -> 
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     procs = [
-        ctx.Process(target=_psycopg_worker, args=(url, script, duration, clients // 2, i * clients // 2, queue))
+        ctx.Process(
+            target=_psycopg_worker, args=(url, script, duration, clients // 2, i * clients // 2, queue)
+        )
         for i in range(2)
     ]
-    for p in procs:
-        p.start()
-    total = sum(queue.get() for _ in procs)
-    for p in procs:
-        p.join()
+    total = sum(_gather(procs, queue, duration + 120))
     return total / duration
 
 
@@ -357,10 +423,9 @@ def run_sqlite_lookups(path: str, query: str, codes: list[str], duration: float,
     """Look-ups per second with the sqlite3 module, one process per core (the most SQLite gives here)."""
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_sqlite_lookups, args=(path, query, codes, duration, queue)) for _ in range(processes)]
-    for p in procs:
-        p.start()
-    total = sum(queue.get() for _ in procs)
-    for p in procs:
-        p.join()
+    procs = [
+        ctx.Process(target=_sqlite_lookups, args=(path, query, codes, duration, queue))
+        for _ in range(processes)
+    ]
+    total = sum(_gather(procs, queue, duration + 120))
     return total / duration

@@ -1,0 +1,21 @@
+"""`couponry bench` smoke check: the quick pricing part runs and its report carries figures and verdicts."""
+
+from __future__ import annotations
+
+import re
+
+from couponry.benchmarks import run_all
+
+
+def test_quick_pricing_report_has_numbers_and_targets() -> None:
+    report = run_all(quick=True, only={"pricing"})
+
+    assert report.startswith("# Couponry benchmarks")
+    assert "## Pricing core" in report
+    assert "FAILED" not in report and "Skipped" not in report
+    p99s = re.findall(r"\| ([0-9]+\.[0-9]{3}) ms \(p50 ([0-9]+\.[0-9]{3}) ms\)", report)
+    assert len(p99s) == 2
+    assert all(float(p50) <= float(p99) for p99, p50 in p99s)
+    assert re.search(r"\| <= 5\.0 ms \| (yes|\*\*no\*\*) \|", report)
+    assert re.search(r"\| <= 1\.5 ms \| (yes|\*\*no\*\*) \|", report)
+    assert "## Validation" not in report  # only the part asked for ran
