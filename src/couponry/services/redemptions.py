@@ -107,23 +107,22 @@ def store_redemption(
                 created_at=now,
             )
         )
-        conn.execute(
-            insert(redemption_codes),
-            [
-                {
-                    "redemption_id": redemption_id,
-                    "code": o.code,
-                    "campaign_id": o.campaign_id,
-                    "order_id": req.order_id,
-                    "active": True,
-                    "issuer": o.issuer_key or "platform",
-                    "discount": o.discount,
-                    "shipping_discount": o.shipping_discount,
-                    "created_at": now,
-                }
-                for o in result.codes
-            ],
-        )
+        code_rows = [
+            {
+                "redemption_id": redemption_id,
+                "code": o.code,
+                "campaign_id": o.campaign_id,
+                "order_id": req.order_id,
+                "active": True,
+                "issuer": o.issuer_key or "platform",
+                "discount": o.discount,
+                "shipping_discount": o.shipping_discount,
+                "created_at": now,
+            }
+            for o in result.codes
+        ]
+        # a single row goes as one statement: a one-row executemany costs psycopg an extra round trip
+        conn.execute(insert(redemption_codes), code_rows[0] if len(code_rows) == 1 else code_rows)
         line_rows = [
             {
                 "redemption_id": redemption_id,
@@ -139,7 +138,7 @@ def store_redemption(
             if ld.discount
         ]
         if line_rows:
-            conn.execute(insert(redemption_lines), line_rows)
+            conn.execute(insert(redemption_lines), line_rows[0] if len(line_rows) == 1 else line_rows)
     except IntegrityError as exc:
         raise Conflict(
             f"order {req.order_id} has already redeemed one of these codes", code="already_redeemed"
