@@ -55,13 +55,18 @@ def create_key(db: Database, *, role: str, name: str, store_id: str | None, now:
     return key_id, secret
 
 
+def cached_actor(secret: str | None) -> Actor | None:
+    """The actor of a key resolved in the last few seconds, without touching the database."""
+    if not secret:
+        return None
+    hit = _cache.get(hash_key(secret))
+    return hit[1] if hit and hit[0] > time.monotonic() else None
+
+
 def authenticate(db: Database, secret: str | None) -> Actor:
     if not secret:
         raise Unauthorized("an API key is required: Authorization: Bearer <key>")
     digest = hash_key(secret)
-    hit = _cache.get(digest)
-    if hit and hit[0] > time.monotonic():
-        return hit[1]
     with db.read() as conn:
         row = conn.execute(
             select(api_keys.c.id, api_keys.c.role, api_keys.c.store_id).where(
