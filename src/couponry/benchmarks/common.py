@@ -9,8 +9,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -27,6 +25,9 @@ from sqlalchemy import create_engine, text
 
 from couponry.adapters.db.engine import Database, normalize_url
 from couponry.adapters.db.migrate import upgrade
+from couponry.devserver import Server, free_port, running_server
+
+__all__ = ["Server", "free_port", "running_server"]  # re-exported for the bench modules
 
 PG_BASE = os.environ.get("COUPONRY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 CLIENTS = 32
@@ -191,87 +192,6 @@ def sql(url: str, statement: str, params: dict[str, Any] | None = None) -> list[
 
 
 # --------------------------------------------------------------------------------------------- server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Server:
-    base: str
-    port: int
-    database_url: str
-    process: subprocess.Popen
-
-    def client(self, key: str) -> httpx.Client:
-        return httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {key}"}, timeout=120)
-
-    def worker_pids(self) -> list[int]:
-        """The uvicorn worker processes (children of the supervisor), for a profiler."""
-        try:
-            children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        except OSError:
-            return []
-        workers = []
-        for pid in children:  # the spawned workers, not multiprocessing's resource tracker
-            try:
-                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    workers.append(int(pid))
-            except OSError:
-                continue
-        return workers
-
-
-@contextmanager
-def running_server(database_url: str, workers: int = SERVER_PROCESSES, **env: str) -> Iterator[Server]:
-    """`couponry serve --workers N` on a free port; log level WARNING (no per-request log lines)."""
-    port = free_port()
-    environment = {
-        **os.environ,
-        "COUPONRY_DATABASE_URL": database_url,
-        "COUPONRY_LOG_LEVEL": "WARNING",
-        **env,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "couponry.cli", "serve", "--port", str(port), "--workers", str(workers)],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                err = process.stderr.read().decode() if process.stderr else ""
-                raise RuntimeError(f"server exited: {err[-2000:]}")
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start within 60 s")
-            time.sleep(0.1)
-        # every worker must be up, not only the first one that answered
-        expected = workers if workers > 1 else 0
-        while expected and len(Server(base, port, database_url, process).worker_pids()) < expected:
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        yield Server(base, port, database_url, process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
 
 
 def create_campaign(client: httpx.Client, body: dict[str, Any]) -> str:

@@ -1,0 +1,98 @@
+"""Running a real Couponry server in a child process (`couponry serve`) on a free port, until it is
+healthy and every worker is up: shared by the end-to-end tests and the benchmarks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    base: str
+    port: int
+    database_url: str
+    process: subprocess.Popen
+
+    def client(self, key: str | None, **kwargs: object) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.base, headers=headers, timeout=120, **kwargs)  # type: ignore[arg-type]
+
+    def worker_pids(self) -> list[int]:
+        """The uvicorn worker processes (children of the supervisor), for a profiler."""
+        try:
+            children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        except OSError:
+            return []
+        workers = []
+        for pid in children:  # the spawned workers, not multiprocessing's resource tracker
+            try:
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    workers.append(int(pid))
+            except OSError:
+                continue
+        return workers
+
+
+@contextmanager
+def running_server(database_url: str, workers: int = 1, **env: str) -> Iterator[Server]:
+    """`couponry serve --workers N` on a free port; log level WARNING (no per-request log lines)."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "COUPONRY_DATABASE_URL": database_url,
+        "COUPONRY_LOG_LEVEL": "WARNING",
+        **env,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "couponry.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                err = process.stderr.read().decode() if process.stderr else ""
+                raise RuntimeError(f"server exited: {err[-2000:]}")
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start within 60 s")
+            time.sleep(0.1)
+        # every worker must be up, not only the first one that answered
+        expected = workers if workers > 1 else 0
+        while expected and len(Server(base, port, database_url, process).worker_pids()) < expected:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        yield Server(base, port, database_url, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr:
+            process.stderr.close()
