@@ -3,7 +3,7 @@
 A unit of usage is taken by one conditional UPDATE per counter (campaign, coupon, customer) whose WHERE
 clause is the limit itself, so two transactions can never both take the last unit: the second one
 waits for the row lock, re-reads the row and matches nothing. Rows are always locked in the same order
-(campaigns by id, then coupons by code, then customer usage) so two redemptions cannot deadlock.
+(by campaign id: the campaign, then its coupon; customer usage last) so two transactions cannot deadlock.
 Holds (reservations) count against every limit through the held_* columns.
 """
 
@@ -38,41 +38,25 @@ def _ordered(usages: Sequence[Usage]) -> list[Usage]:
     return sorted(usages, key=lambda u: (u.campaign_id, u.code))
 
 
+_CAMPAIGN_GUARD = (
+    "status = 'active' "
+    "AND (max_redemptions IS NULL OR redeemed_count + held_count < max_redemptions) "
+    "AND (budget IS NULL OR budget_used + budget_held + :amount <= budget)"
+)
+
+
 def take(conn: Connection, usages: Sequence[Usage], *, hold: bool) -> None:
     """Take one use (and the budget) of every code, or raise LimitReached naming the first refusal."""
     used, budget = ("held_count", "budget_held") if hold else ("redeemed_count", "budget_used")
-    limits: dict[str, tuple[int | None, int | None]] = {}
-    ordered = _ordered(usages)
-    for u in ordered:
-        row = conn.execute(
-            text(
-                f"UPDATE campaigns SET {used} = {used} + 1, {budget} = {budget} + :amount "
-                "WHERE id = :id AND status = 'active' "
-                "AND (max_redemptions IS NULL OR redeemed_count + held_count < max_redemptions) "
-                "AND (budget IS NULL OR budget_used + budget_held + :amount <= budget) "
-                "RETURNING per_coupon, per_customer"
-            ),
-            {"id": u.campaign_id, "amount": u.amount},
-        ).first()
-        if row is None:
-            raise LimitReached(u.code, _campaign_refusal(conn, u))
-        limits[u.campaign_id] = (row.per_coupon, row.per_customer)
-    for u in ordered:
-        per_coupon = limits[u.campaign_id][0]
-        guard = "" if per_coupon is None else " AND redeemed_count + held_count < :limit"
-        done = conn.execute(
-            text(f"UPDATE coupons SET {used} = {used} + 1 WHERE code = :code{guard}"),
-            {"code": u.code, "limit": per_coupon},
-        ).rowcount
-        if done != 1:
-            raise LimitReached(u.code, Reason.COUPON_USED_UP)
-    for u in ordered:
+    take_one = _take_in_one_statement if conn.dialect.name == "postgresql" else _take_step_by_step
+    per_customer = {u.campaign_id: take_one(conn, u, used, budget) for u in _ordered(usages)}
+    for u in _ordered(usages):
         if u.customer_id is None:
             continue
-        per_customer = limits[u.campaign_id][1]
+        limit = per_customer[u.campaign_id]
         guard = (
             ""
-            if per_customer is None
+            if limit is None
             else " WHERE customer_usage.redeemed_count + customer_usage.held_count < :limit"
         )
         done = conn.execute(
@@ -83,10 +67,52 @@ def take(conn: Connection, usages: Sequence[Usage], *, hold: bool) -> None:
                 + guard
                 + " RETURNING 1"
             ),
-            {"campaign": u.campaign_id, "customer": u.customer_id, "limit": per_customer},
+            {"campaign": u.campaign_id, "customer": u.customer_id, "limit": limit},
         ).first()
         if done is None:
             raise LimitReached(u.code, Reason.CUSTOMER_LIMIT_REACHED)
+
+
+def _take_in_one_statement(conn: Connection, u: Usage, used: str, budget: str) -> int | None:
+    """PostgreSQL: the campaign's and the coupon's guarded UPDATEs in one statement, so a hot row is
+    locked for one round trip and the commit, not for two. Returns the campaign's per-customer limit."""
+    row = conn.execute(
+        text(
+            f"WITH c AS (UPDATE campaigns SET {used} = {used} + 1, {budget} = {budget} + :amount "
+            f"WHERE id = :id AND {_CAMPAIGN_GUARD} RETURNING per_coupon, per_customer), "
+            f"k AS (UPDATE coupons SET {used} = coupons.{used} + 1 FROM c WHERE coupons.code = :code "
+            "AND (c.per_coupon IS NULL OR coupons.redeemed_count + coupons.held_count < c.per_coupon) "
+            "RETURNING 1) "
+            "SELECT c.per_customer, (SELECT count(*) FROM k) AS coupon_taken FROM c"
+        ),
+        {"id": u.campaign_id, "amount": u.amount, "code": u.code},
+    ).first()
+    if row is None:
+        raise LimitReached(u.code, _campaign_refusal(conn, u))
+    if not row.coupon_taken:
+        raise LimitReached(u.code, Reason.COUPON_USED_UP)
+    return row.per_customer
+
+
+def _take_step_by_step(conn: Connection, u: Usage, used: str, budget: str) -> int | None:
+    """SQLite (which has no UPDATE in WITH): the same guards as two statements; writers are serialized."""
+    row = conn.execute(
+        text(
+            f"UPDATE campaigns SET {used} = {used} + 1, {budget} = {budget} + :amount "
+            f"WHERE id = :id AND {_CAMPAIGN_GUARD} RETURNING per_coupon, per_customer"
+        ),
+        {"id": u.campaign_id, "amount": u.amount},
+    ).first()
+    if row is None:
+        raise LimitReached(u.code, _campaign_refusal(conn, u))
+    guard = "" if row.per_coupon is None else " AND redeemed_count + held_count < :limit"
+    taken = conn.execute(
+        text(f"UPDATE coupons SET {used} = {used} + 1 WHERE code = :code{guard} RETURNING 1"),
+        {"code": u.code, "limit": row.per_coupon},
+    ).first()
+    if taken is None:
+        raise LimitReached(u.code, Reason.COUPON_USED_UP)
+    return row.per_customer
 
 
 def _campaign_refusal(conn: Connection, u: Usage) -> Reason:
@@ -107,26 +133,19 @@ def _campaign_refusal(conn: Connection, u: Usage) -> Reason:
 def give_back(conn: Connection, usages: Sequence[Usage], *, held: bool) -> None:
     """Return uses and budget taken earlier (a rollback, a released or expired hold)."""
     used, budget = ("held_count", "budget_held") if held else ("redeemed_count", "budget_used")
-    for u in _ordered(usages):
-        conn.execute(
-            text(f"UPDATE campaigns SET {used} = {used} - 1, {budget} = {budget} - :amount WHERE id = :id"),
-            {"id": u.campaign_id, "amount": u.amount},
-        )
-    _coupons_and_customers(conn, usages, f"{used} = {used} - 1")
+    _move(conn, usages, f"{used} = {used} - 1, {budget} = {budget} - :amount", f"{used} = {used} - 1")
 
 
 def confirm_holds(conn: Connection, usages: Sequence[Usage]) -> None:
     """Turn held uses into redemptions. No guard: a hold already counted, so its own confirmation
     can never be refused by the limit it holds a place in."""
-    for u in _ordered(usages):
-        conn.execute(
-            text(
-                "UPDATE campaigns SET held_count = held_count - 1, redeemed_count = redeemed_count + 1, "
-                "budget_held = budget_held - :amount, budget_used = budget_used + :amount WHERE id = :id"
-            ),
-            {"id": u.campaign_id, "amount": u.amount},
-        )
-    _coupons_and_customers(conn, usages, "held_count = held_count - 1, redeemed_count = redeemed_count + 1")
+    _move(
+        conn,
+        usages,
+        "held_count = held_count - 1, redeemed_count = redeemed_count + 1, "
+        "budget_held = budget_held - :amount, budget_used = budget_used + :amount",
+        "held_count = held_count - 1, redeemed_count = redeemed_count + 1",
+    )
 
 
 def return_budget(conn: Connection, campaign_id: str, amount: int) -> None:
@@ -137,13 +156,19 @@ def return_budget(conn: Connection, campaign_id: str, amount: int) -> None:
     )
 
 
-def _coupons_and_customers(conn: Connection, usages: Sequence[Usage], assignment: str) -> None:
+def _move(conn: Connection, usages: Sequence[Usage], campaign_set: str, count_set: str) -> None:
+    """Unguarded counter changes, locking rows in take()'s order: each campaign and its coupon, then
+    customer usage."""
     ordered = _ordered(usages)
     for u in ordered:
-        conn.execute(text(f"UPDATE coupons SET {assignment} WHERE code = :code"), {"code": u.code})
+        conn.execute(
+            text(f"UPDATE campaigns SET {campaign_set} WHERE id = :id"),
+            {"id": u.campaign_id, "amount": u.amount},
+        )
+        conn.execute(text(f"UPDATE coupons SET {count_set} WHERE code = :code"), {"code": u.code})
     for u in ordered:
         if u.customer_id is not None:
             conn.execute(
-                text(f"UPDATE customer_usage SET {assignment} WHERE campaign_id = :c AND customer_id = :u"),
+                text(f"UPDATE customer_usage SET {count_set} WHERE campaign_id = :c AND customer_id = :u"),
                 {"c": u.campaign_id, "u": u.customer_id},
             )
