@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, text
 
+from couponry.adapters.db.campaign_usage import count_usage
 from couponry.adapters.db.engine import normalize_url
 from tests.serving import Server
 
@@ -194,15 +195,31 @@ def ledger(database_url: str, code: str) -> Ledger:
                 ),
                 {"code": code},
             ).scalar_one()
-            counters = conn.execute(
-                text(
-                    "SELECT c.redeemed_count AS coupon_redeemed, c.held_count AS coupon_held, "
-                    "k.redeemed_count AS campaign_redeemed, k.held_count AS campaign_held, "
-                    "k.budget_used, k.budget_held "
-                    "FROM coupons c JOIN campaigns k ON k.id = c.campaign_id WHERE c.code = :code"
-                ),
-                {"code": code},
-            ).one()
-            return Ledger(succeeded=succeeded, **counters._asdict())
+            counters = (
+                conn.execute(
+                    text(
+                        "SELECT c.redeemed_count AS coupon_redeemed, c.held_count AS coupon_held, "
+                        "k.redeemed_count AS campaign_redeemed, k.held_count AS campaign_held, "
+                        "k.budget_used, k.budget_held, k.id, k.max_redemptions, k.budget "
+                        "FROM coupons c JOIN campaigns k ON k.id = c.campaign_id WHERE c.code = :code"
+                    ),
+                    {"code": code},
+                )
+                .one()
+                ._asdict()
+            )
+            campaign_id, max_redemptions, budget = (
+                counters.pop(k) for k in ("id", "max_redemptions", "budget")
+            )
+            if max_redemptions is None and budget is None:
+                # no campaign-wide limit: the campaign row keeps no counters; count from the records
+                usage = count_usage(conn, [campaign_id])[campaign_id]
+                counters.update(
+                    campaign_redeemed=usage.redeemed_count,
+                    campaign_held=usage.held_count,
+                    budget_used=usage.budget_used,
+                    budget_held=usage.budget_held,
+                )
+            return Ledger(succeeded=succeeded, **counters)
     finally:
         engine.dispose()

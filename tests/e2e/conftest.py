@@ -11,6 +11,7 @@ from tests.serving import Server, create_key, running_server
 E2E_SETTINGS = {
     "COUPONRY_THROTTLE_SLOW_AFTER": "3",
     "COUPONRY_THROTTLE_BLOCK_AFTER": "6",
+    "COUPONRY_THROTTLE_WINDOW_SECONDS": "3600",  # a window edge inside a test would reset its count
     "COUPONRY_SWEEP_INTERVAL_SECONDS": "0.5",
     "COUPONRY_JOB_POLL_SECONDS": "0.2",
 }

@@ -10,6 +10,7 @@ and codes. Run with COUPONRY_TEST_DATABASE_URL=postgresql://... (the PostgreSQL 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -17,6 +18,7 @@ import pytest
 
 from tests.conftest import POSTGRES_FOR_CONCURRENCY, _fresh_postgres_database, _worker
 from tests.e2e.concurrency_helpers import (
+    Call,
     Ledger,
     campaign_stats,
     cart,
@@ -327,3 +329,38 @@ def test_one_order_completed_event_delivered_20_times_concurrently_counts_once(
     stored = admin.get(f"/v1/customers/{customer}")
     assert stored.status_code == 200, stored.text
     assert (stored.json()["order_count"], stored.json()["total_spent"]) == (1, 4100)
+
+
+def test_a_limit_added_while_an_unlimited_code_is_redeemed_concurrently_counts_every_redemption(
+    pg_server: Server, key: str, admin: httpx.Client
+) -> None:
+    # given an open code without a campaign-wide limit (its campaign row keeps no counters)
+    campaign = create_campaign(admin, amount=100)
+    code = issue_code(admin, campaign["id"])
+    redeemed = [0]
+
+    def counted(call: Call) -> Call:
+        def run(client: httpx.Client) -> httpx.Response:
+            answer = call(client)
+            redeemed[0] += answer.status_code == 201
+            return answer
+
+        return run
+
+    def patch_when_busy(client: httpx.Client) -> httpx.Response:
+        while redeemed[0] < 40:
+            time.sleep(0.005)
+        return client.patch(f"/v1/campaigns/{campaign['id']}", json={"limits": {"max_redemptions": 150}})
+
+    calls = [counted(redeem(unique(f"order-{i}-"), code)) for i in range(400)]
+    calls.insert(120, patch_when_busy)
+    # when a limit of 150 is set while 64 threads redeem
+    answers = concurrently(pg_server, key, calls, THREADS)
+    # then the recount at the limit's arrival missed no redemption in flight, so exactly 150 succeed
+    assert answers[120].status_code == 200, answers[120].text
+    redemptions = [a for i, a in enumerate(answers) if i != 120]
+    assert statuses(redemptions) == {201: 150, 409: 250}
+    assert refusal_reasons(redemptions) == {("redemption_refused", "usage_limit_reached"): 250}
+    assert ledger(pg_server.database_url, code) == Ledger(
+        succeeded=150, coupon_redeemed=150, campaign_redeemed=150, budget_used=150 * 100
+    )

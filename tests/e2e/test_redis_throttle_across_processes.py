@@ -23,6 +23,7 @@ def test_unknown_codes_from_one_key_are_refused_whichever_process_answers(db_url
         "COUPONRY_REDIS_URL": REDIS_URL,
         "COUPONRY_THROTTLE_SLOW_AFTER": "3",
         "COUPONRY_THROTTLE_BLOCK_AFTER": "6",
+        "COUPONRY_THROTTLE_WINDOW_SECONDS": "3600",
     }
     with running_server(db_url, workers=2, **settings) as server:
         key = create_key(db_url, "pos")

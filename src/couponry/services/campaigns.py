@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, text, update
 
 from couponry.adapters.db.campaign_rules import rules_from_parts
+from couponry.adapters.db.campaign_usage import CampaignUsage, count_usage
 from couponry.adapters.db.engine import Database
 from couponry.adapters.db.tables import campaigns, coupons
 from couponry.domain.errors import InvalidCampaign, NotFound
@@ -52,7 +54,23 @@ def _row_values(fields: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def to_public(row: Any) -> dict[str, Any]:
+def is_tracked(row: Any) -> bool:
+    """Whether the campaign keeps its usage counters on its row (it has a campaign-wide limit)."""
+    return row.max_redemptions is not None or row.budget is not None
+
+
+def _stats(conn: Connection, rows: list[Any]) -> dict[str, dict[str, int]]:
+    counted = count_usage(conn, [r.id for r in rows if not is_tracked(r)])
+    stats = {}
+    for r in rows:
+        usage = counted.get(r.id) or CampaignUsage(
+            r.redeemed_count, r.budget_used, r.held_count, r.budget_held
+        )
+        stats[r.id] = asdict(usage)
+    return stats
+
+
+def to_public(row: Any, stats: dict[str, int]) -> dict[str, Any]:
     d = row.definition
     return {
         "id": row.id,
@@ -67,12 +85,7 @@ def to_public(row: Any) -> dict[str, Any]:
         "stacking": row.stacking,
         "code_config": d["code_config"],
         "status": row.status,
-        "stats": {
-            "redeemed_count": row.redeemed_count,
-            "held_count": row.held_count,
-            "budget_used": row.budget_used,
-            "budget_held": row.budget_held,
-        },
+        "stats": dict(stats),
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
@@ -96,7 +109,11 @@ def create_campaign(db: Database, actor: Actor, spec: dict[str, Any], now: datet
         conn.execute(
             insert(campaigns).values(id=campaign_id, created_at=now, updated_at=now, **_row_values(fields))
         )
-        return to_public(_load(conn, campaign_id))
+        return _public(conn, _load(conn, campaign_id))
+
+
+def _public(conn: Connection, row: Any) -> dict[str, Any]:
+    return to_public(row, _stats(conn, [row])[row.id])
 
 
 def _load(conn: Connection, campaign_id: str) -> Any:
@@ -116,7 +133,7 @@ def load_visible(conn: Connection, actor: Actor, campaign_id: str) -> Any:
 def get_campaign(db: Database, actor: Actor, campaign_id: str) -> dict[str, Any]:
     actor.require(Permission.MANAGE_CAMPAIGNS)
     with db.read() as conn:
-        public = to_public(load_visible(conn, actor, campaign_id))
+        public = _public(conn, load_visible(conn, actor, campaign_id))
         public["stats"]["coupons"] = conn.execute(
             select(func.count()).select_from(coupons).where(coupons.c.campaign_id == campaign_id)
         ).scalar_one()
@@ -141,12 +158,15 @@ def list_campaigns(
         )
     with db.read() as conn:
         rows = conn.execute(query).all()
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = base64.urlsafe_b64encode(f"{last.created_at.isoformat()}|{last.id}".encode()).decode()
-    return [to_public(r) for r in rows], next_cursor
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            next_cursor = base64.urlsafe_b64encode(
+                f"{last.created_at.isoformat()}|{last.id}".encode()
+            ).decode()
+        stats = _stats(conn, rows)
+    return [to_public(r, stats[r.id]) for r in rows], next_cursor
 
 
 def update_campaign(
@@ -155,13 +175,23 @@ def update_campaign(
     """Replace the given sections. The campaign row is locked by the UPDATE, so a concurrent redemption
     sees either the old or the new limits, never a mix."""
     actor.require(Permission.MANAGE_CAMPAIGNS)
+    limits = patch.get("limits") or {}
+    may_start_tracking = limits.get("max_redemptions") is not None or limits.get("budget") is not None
     with db.write() as conn:
+        if may_start_tracking and conn.dialect.name == "postgresql":
+            # Wait for every redemption, hold and rollback in flight and keep new ones out until this
+            # commits: each writes one of these tables before it decides whether to count on the
+            # campaign row, so the recount below misses none and none counts twice. (SQLite
+            # serializes writers already.) The lock comes first, before any row lock, so no deadlock.
+            conn.execute(text("LOCK TABLE redemption_codes, reservations IN SHARE MODE"))
         row = load_visible(conn, actor, campaign_id)
-        current = to_public(row)
-        fields = {**current, **{k: v for k, v in patch.items() if v is not None}}
+        was_tracked = is_tracked(row)
+        fields = {**to_public(row, {}), **{k: v for k, v in patch.items() if v is not None}}
         _checked(campaign_id, fields["name"], fields["currency"], fields)
         values = _row_values(fields)
         values.pop("issuer_type")
         values.pop("store_id")
+        if not was_tracked and (values["max_redemptions"] is not None or values["budget"] is not None):
+            values.update(asdict(count_usage(conn, [campaign_id])[campaign_id]))
         conn.execute(update(campaigns).where(campaigns.c.id == campaign_id).values(updated_at=now, **values))
-        return to_public(_load(conn, campaign_id))
+        return _public(conn, _load(conn, campaign_id))

@@ -21,6 +21,7 @@ from couponry.adapters.db.snapshots import load_customer, load_snapshots
 from couponry.adapters.db.tables import redemption_codes, redemption_lines, redemptions
 from couponry.adapters.db.usage import LimitReached, Usage, take
 from couponry.domain.cart import Cart
+from couponry.domain.coupon import CouponSnapshot
 from couponry.domain.errors import Conflict, RedemptionRefused
 from couponry.domain.outcomes import PricingResult
 from couponry.domain.pricing import price
@@ -49,18 +50,31 @@ def refusal(body: dict[str, Any]) -> RedemptionRefused:
 
 def price_for(
     conn: Connection, req: RedemptionRequest, now: datetime
-) -> tuple[PricingResult, dict[str, Any]]:
+) -> tuple[PricingResult, dict[str, Any], set[str]]:
+    """The priced cart, its validation body, and which of its campaigns count uses on their row."""
     snapshots = load_snapshots(conn, req.codes, req.customer_id)
     result = price(req.cart, snapshots, load_customer(conn, req.customer_id), now)
     body = validation_body(result, req.codes)
     if not result.valid:
         raise refusal(body)
-    return result, body
+    tracked = {
+        s.rules.id
+        for s in snapshots
+        if isinstance(s, CouponSnapshot)
+        and (s.rules.limits.max_redemptions is not None or s.rules.limits.budget is not None)
+    }
+    return result, body, tracked
 
 
-def usages_of(result: PricingResult, customer_id: str | None) -> list[Usage]:
+def usages_of(result: PricingResult, customer_id: str | None, tracked: set[str]) -> list[Usage]:
     return [
-        Usage(o.campaign_id or "", o.code, o.discount + o.shipping_discount, customer_id)
+        Usage(
+            o.campaign_id or "",
+            o.code,
+            o.discount + o.shipping_discount,
+            customer_id,
+            o.campaign_id in tracked,
+        )
         for o in result.codes
     ]
 
@@ -170,12 +184,12 @@ def _redeem_fresh(
     before_locks: Callable[[dict[str, Any]], None],
     reservation_id: str | None = None,
 ) -> dict[str, Any]:
-    result, validation = price_for(conn, req, now)
+    result, validation, tracked = price_for(conn, req, now)
     redemption_id = new_id()
     body = redemption_body(redemption_id, req, validation, now, reservation_id)
     before_locks(body)
     store_redemption(conn, redemption_id, req, result, validation, now, reservation_id)
-    take_or_refuse(conn, usages_of(result, req.customer_id), body, hold=False)
+    take_or_refuse(conn, usages_of(result, req.customer_id, tracked), body, hold=False)
     return body
 
 

@@ -89,7 +89,7 @@ def reserve(
         with db.write() as conn:
             if key:
                 idempotency.find(conn, actor.key_id, key, req_hash)
-            result, validation = price_for(conn, req, now)
+            result, validation, tracked = price_for(conn, req, now)
             reservation_id = new_id()
             expires_at = now + timedelta(seconds=ttl_seconds)
             body = {
@@ -115,7 +115,7 @@ def reserve(
                     created_at=now,
                 )
             )
-            take_or_refuse(conn, usages_of(result, req.customer_id), body, hold=True)
+            take_or_refuse(conn, usages_of(result, req.customer_id, tracked), body, hold=True)
             return 201, body
     except idempotency.Replay as replay:
         if replay.status == 409:

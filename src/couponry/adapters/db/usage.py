@@ -5,6 +5,11 @@ clause is the limit itself, so two transactions can never both take the last uni
 waits for the row lock, re-reads the row and matches nothing. Rows are always locked in the same order
 (by campaign id: the campaign, then its coupon; customer usage last) so two transactions cannot deadlock.
 Holds (reservations) count against every limit through the held_* columns.
+
+Only a campaign with a campaign-wide limit (max_redemptions or budget) keeps its counters on its row:
+for the others that row would be a lock every redemption of every code queues on, for nothing to
+guard. A campaign becoming tracked has its counters recomputed (services.campaigns) under a SHARE
+lock on the tables whose writes precede every counter change here, so none is missed or counted twice.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ class Usage:
     code: str
     amount: int
     customer_id: str | None
+    # whether the campaign counts its uses on its own row (it has max_redemptions or a budget), as
+    # last read; only a hint for which statement to try first, never trusted for a limit
+    tracked: bool = True
 
 
 class LimitReached(Exception):
@@ -38,6 +46,7 @@ def _ordered(usages: Sequence[Usage]) -> list[Usage]:
     return sorted(usages, key=lambda u: (u.campaign_id, u.code))
 
 
+TRACKED = "(max_redemptions IS NOT NULL OR budget IS NOT NULL)"
 _CAMPAIGN_GUARD = (
     "status = 'active' "
     "AND (max_redemptions IS NULL OR redeemed_count + held_count < max_redemptions) "
@@ -48,8 +57,13 @@ _CAMPAIGN_GUARD = (
 def take(conn: Connection, usages: Sequence[Usage], *, hold: bool) -> None:
     """Take one use (and the budget) of every code, or raise LimitReached naming the first refusal."""
     used, budget = ("held_count", "budget_held") if hold else ("redeemed_count", "budget_used")
-    take_one = _take_in_one_statement if conn.dialect.name == "postgresql" else _take_step_by_step
-    per_customer = {u.campaign_id: take_one(conn, u, used, budget) for u in _ordered(usages)}
+    take_tracked = _take_in_one_statement if conn.dialect.name == "postgresql" else _take_step_by_step
+    per_customer: dict[str, int | None] = {}
+    for u in _ordered(usages):
+        taken = None if u.tracked else _take_untracked(conn, u, used)
+        # an untracked attempt matches nothing when the campaign got a limit since it was read, is
+        # inactive, or the coupon is used up: the tracked statement then takes it or names the reason
+        per_customer[u.campaign_id] = taken[0] if taken else take_tracked(conn, u, used, budget)
     for u in _ordered(usages):
         if u.customer_id is None:
             continue
@@ -71,6 +85,20 @@ def take(conn: Connection, usages: Sequence[Usage], *, hold: bool) -> None:
         ).first()
         if done is None:
             raise LimitReached(u.code, Reason.CUSTOMER_LIMIT_REACHED)
+
+
+def _take_untracked(conn: Connection, u: Usage, used: str) -> tuple[int | None] | None:
+    """A campaign without a campaign-wide limit: only the coupon row is locked and counted."""
+    row = conn.execute(
+        text(
+            f"UPDATE coupons SET {used} = {used} + 1 WHERE code = :code AND EXISTS (SELECT 1 FROM campaigns c "
+            "WHERE c.id = :id AND c.status = 'active' AND c.max_redemptions IS NULL AND c.budget IS NULL "
+            "AND (c.per_coupon IS NULL OR coupons.redeemed_count + coupons.held_count < c.per_coupon)) "
+            "RETURNING (SELECT per_customer FROM campaigns WHERE id = :id) AS per_customer"
+        ),
+        {"code": u.code, "id": u.campaign_id},
+    ).first()
+    return None if row is None else (row.per_customer,)
 
 
 def _take_in_one_statement(conn: Connection, u: Usage, used: str, budget: str) -> int | None:
@@ -151,7 +179,7 @@ def confirm_holds(conn: Connection, usages: Sequence[Usage]) -> None:
 def return_budget(conn: Connection, campaign_id: str, amount: int) -> None:
     """A partial refund gives part of a discount back to the budget; the use itself stays."""
     conn.execute(
-        text("UPDATE campaigns SET budget_used = budget_used - :amount WHERE id = :id"),
+        text(f"UPDATE campaigns SET budget_used = budget_used - :amount WHERE id = :id AND {TRACKED}"),
         {"id": campaign_id, "amount": amount},
     )
 
