@@ -22,8 +22,13 @@ def normalize_url(url: str) -> str:
 def make_engine(url: str, pool_size: int = 10) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
+        # As many pooled connections as the server has request threads (40): a connection opened past
+        # the pool is closed again after one request, and opening one costs its PRAGMAs every time.
         engine = create_engine(
-            url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=pool_size
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            pool_size=max(pool_size, 40),
+            max_overflow=10,
         )
 
         @event.listens_for(engine, "connect")
