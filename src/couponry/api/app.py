@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -36,6 +37,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 db, poll_seconds=settings.job_poll_seconds, sweep_seconds=settings.sweep_interval_seconds
             )
             worker.start()
+        # Everything alive now (modules, the app, pools) lives as long as the process: keep it out of
+        # the collector's generations, so a full collection does not walk it in the middle of a request.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
