@@ -415,12 +415,13 @@ def test_bad_input_to_every_endpoint_is_422_naming_the_field_and_changes_nothing
 
 
 def test_health_and_metrics_report_the_database_and_redemptions(server: Any, admin: httpx.Client) -> None:
-    _, code = campaign_with_code(admin)
+    _, code = campaign_with_code(admin, validity={"ends_at": _past(1)})
     redeem(admin, code)
     health = httpx.get(server.base + "/healthz").json()
     metrics = httpx.get(server.base + "/metrics").text
     assert health["status"] == "ok"
-    assert 'couponry_redemptions_total{outcome="succeeded"}' in metrics
+    assert 'couponry_redemptions_total{outcome="refused"}' in metrics
+    assert 'couponry_code_refusals_total{reason="expired"}' in metrics
     assert 'route="/v1/redemptions"' in metrics
 
 

@@ -6,14 +6,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 
 from couponry.adapters.db.engine import Database
 from couponry.adapters.throttle import Throttle
-from couponry.domain.errors import Throttled
+from couponry.api.metrics import REFUSALS
+from couponry.domain.errors import RedemptionRefused, Throttled
+from couponry.domain.reasons import Reason
 from couponry.services.actors import Actor
 from couponry.services.ids import utcnow
 from couponry.services.keys import authenticate, cached_actor
@@ -47,7 +49,8 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 
 
 class CodeLookups:
-    """Guards an endpoint that looks codes up: slowed, then refused, after repeated unknown codes."""
+    """Guards an endpoint that looks codes up: slowed, then refused, after repeated unknown codes.
+    Every refusal reason it sees is counted in the metrics; unknown codes also count for the throttle."""
 
     def __init__(self, throttle: Throttle, actor: Actor) -> None:
         self.throttle, self.actor = throttle, actor
@@ -62,7 +65,20 @@ class CodeLookups:
             )
         if verdict.delay:
             time.sleep(verdict.delay)
-        yield self
+        try:
+            yield self
+        except RedemptionRefused as refused:
+            self.saw(refused.extra["codes"])
+            raise
+
+    def saw(self, codes: list[dict[str, Any]]) -> None:
+        """Record the answers given for codes (bodies of API.md's `codes` list)."""
+        unknown = 0
+        for code in codes:
+            if not code["valid"]:
+                REFUSALS.labels(code["reason"]).inc()
+                unknown += code["reason"] == Reason.UNKNOWN_CODE
+        self.failed(unknown)
 
     def failed(self, n: int) -> None:
         if n:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from couponry.api.deps import ActorDep, DbDep, IdempotencyKey, LookupsDep, NowDep
-from couponry.api.metrics import REDEMPTIONS, REFUSALS
+from couponry.api.metrics import REDEMPTIONS
 from couponry.api.responses import PROBLEMS
 from couponry.api.schemas.carts import (
     BestCouponsIn,
@@ -21,22 +21,11 @@ from couponry.api.schemas.carts import (
     ValidationOut,
 )
 from couponry.domain.errors import RedemptionRefused
-from couponry.domain.reasons import Reason
 from couponry.services import redemptions, reservations, rollbacks, validations
 from couponry.services.idempotency import check_key
 from couponry.services.redemptions import RedemptionRequest
 
 router = APIRouter(prefix="/v1", tags=["checkout"], responses=PROBLEMS)
-
-
-def _count_refusals(codes: list[dict[str, Any]]) -> int:
-    """Record refusal reasons; returns how many codes were unknown (for the throttle)."""
-    unknown = 0
-    for c in codes:
-        if not c["valid"]:
-            REFUSALS.labels(c["reason"]).inc()
-            unknown += c["reason"] == Reason.UNKNOWN_CODE
-    return unknown
 
 
 def _request(body: RedemptionIn | ReservationIn) -> RedemptionRequest:
@@ -56,7 +45,7 @@ def _request(body: RedemptionIn | ReservationIn) -> RedemptionRequest:
 def validate(body: ValidationIn, db: DbDep, actor: ActorDep, lookups: LookupsDep, now: NowDep) -> Any:
     with lookups.guard():
         result, _ = validations.validate(db, actor, body.cart.to_domain(), body.codes, body.customer_id, now)
-        lookups.failed(_count_refusals(result["codes"]))
+        lookups.saw(result["codes"])
     return JSONResponse(result)
 
 
@@ -75,13 +64,12 @@ def redeem(
     now: NowDep,
     key: IdempotencyKey = None,
 ) -> Any:
-    with lookups.guard():
-        try:
+    try:
+        with lookups.guard():
             status, result = redemptions.redeem(db, actor, _request(body), now, check_key(key))
-        except RedemptionRefused as refused:
-            REDEMPTIONS.labels("refused").inc()
-            lookups.failed(_count_refusals(refused.extra["codes"]))
-            raise
+    except RedemptionRefused:
+        REDEMPTIONS.labels("refused").inc()
+        raise
     REDEMPTIONS.labels("succeeded").inc()
     return JSONResponse(result, status_code=status)
 
@@ -119,13 +107,9 @@ def reserve(
     key: IdempotencyKey = None,
 ) -> Any:
     with lookups.guard():
-        try:
-            status, result = reservations.reserve(
-                db, actor, _request(body), body.ttl_seconds, now, check_key(key)
-            )
-        except RedemptionRefused as refused:
-            lookups.failed(_count_refusals(refused.extra["codes"]))
-            raise
+        status, result = reservations.reserve(
+            db, actor, _request(body), body.ttl_seconds, now, check_key(key)
+        )
     return JSONResponse(result, status_code=status)
 
 
