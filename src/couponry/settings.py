@@ -16,13 +16,11 @@ class Settings(BaseSettings):
     throttle_slow_after: int = 10
     throttle_block_after: int = 30
     throttle_window_seconds: int = 60
-    reservation_ttl_seconds: int = 900
     sweep_interval_seconds: float = 20.0
     job_poll_seconds: float = 1.0
     run_background_workers: bool = True
     db_pool_size: int = 10
     log_level: str = "INFO"
-    public_base_url: str = "http://127.0.0.1:8000"
 
 
 @lru_cache
