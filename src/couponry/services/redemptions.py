@@ -17,7 +17,7 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from couponry.adapters.db.engine import Database
-from couponry.adapters.db.snapshots import load_customer, load_snapshots
+from couponry.adapters.db.snapshots import load_snapshots
 from couponry.adapters.db.tables import redemption_codes, redemption_lines, redemptions
 from couponry.adapters.db.usage import LimitReached, Usage, take
 from couponry.domain.cart import Cart
@@ -52,8 +52,8 @@ def price_for(
     conn: Connection, req: RedemptionRequest, now: datetime
 ) -> tuple[PricingResult, dict[str, Any], set[str]]:
     """The priced cart, its validation body, and which of its campaigns count uses on their row."""
-    snapshots = load_snapshots(conn, req.codes, req.customer_id)
-    result = price(req.cart, snapshots, load_customer(conn, req.customer_id), now)
+    snapshots, customer = load_snapshots(conn, req.codes, req.customer_id)
+    result = price(req.cart, snapshots, customer, now)
     body = validation_body(result, req.codes)
     if not result.valid:
         raise refusal(body)

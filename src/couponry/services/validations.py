@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from couponry.adapters.db.engine import Database
-from couponry.adapters.db.snapshots import load_customer, load_snapshots
+from couponry.adapters.db.snapshots import load_snapshots
 from couponry.adapters.db.tables import coupons
 from couponry.domain.best import best_combination
 from couponry.domain.cart import Cart
@@ -25,8 +25,7 @@ def validate(
 ) -> tuple[dict[str, Any], PricingResult]:
     actor.require(Permission.VALIDATE)
     with db.read() as conn:
-        snapshots = load_snapshots(conn, codes, customer_id)
-        customer = load_customer(conn, customer_id)
+        snapshots, customer = load_snapshots(conn, codes, customer_id)
     result = price(cart, snapshots, customer, now)
     return validation_body(result, codes), result
 
@@ -42,8 +41,7 @@ def best_coupons(
             owned = list(
                 conn.execute(select(coupons.c.code).where(coupons.c.customer_id == customer_id)).scalars()
             )
-        snapshots = load_snapshots(conn, [*owned, *codes], customer_id)
-        customer = load_customer(conn, customer_id)
+        snapshots, customer = load_snapshots(conn, list(dict.fromkeys([*owned, *codes])), customer_id)
     wallet = [s for s in snapshots if isinstance(s, CouponSnapshot)]
     result = best_combination(cart, wallet, customer, now)
     return validation_body(result), result
