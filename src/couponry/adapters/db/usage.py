@@ -92,7 +92,8 @@ def _take_untracked(conn: Connection, u: Usage, used: str) -> tuple[int | None] 
     row = conn.execute(
         text(
             f"UPDATE coupons SET {used} = {used} + 1 WHERE code = :code "
-            "AND EXISTS (SELECT 1 FROM campaigns c WHERE c.id = :id AND c.status = 'active' AND c.max_redemptions IS NULL AND c.budget IS NULL "
+            "AND EXISTS (SELECT 1 FROM campaigns c WHERE c.id = :id AND c.status = 'active' "
+            "AND c.max_redemptions IS NULL AND c.budget IS NULL "
             "AND (c.per_coupon IS NULL OR coupons.redeemed_count + coupons.held_count < c.per_coupon)) "
             "RETURNING (SELECT per_customer FROM campaigns WHERE id = :id) AS per_customer"
         ),
