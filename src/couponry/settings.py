@@ -17,6 +17,7 @@ class Settings(BaseSettings):
     throttle_block_after: int = 30
     throttle_window_seconds: int = 60
     sweep_interval_seconds: float = 20.0
+    idempotency_retention_hours: float = 24.0
     job_poll_seconds: float = 1.0
     run_background_workers: bool = True
     db_pool_size: int = 10

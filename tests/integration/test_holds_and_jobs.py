@@ -9,7 +9,7 @@ import pytest
 
 from couponry.adapters.db.engine import Database
 from couponry.domain.cart import Cart, CartLine
-from couponry.domain.errors import InvalidState, RedemptionRefused
+from couponry.domain.errors import Conflict, InvalidState, RedemptionRefused
 from couponry.services import campaigns, coupons, jobs, redemptions, reservations
 from couponry.services.actors import SYSTEM
 from couponry.services.redemptions import RedemptionRequest
@@ -108,3 +108,21 @@ def test_a_job_whose_worker_stopped_is_marked_failed(db: Database) -> None:
     jobs.claim_next(db, T0 + jobs.STALE_AFTER + timedelta(seconds=1))
     failed = jobs.get_job(db, SYSTEM, job["id"])
     assert failed["status"] == "failed" and "stopped" in failed["error"]
+
+
+def test_idempotency_keys_past_their_retention_are_forgotten_and_younger_ones_kept(db: Database) -> None:
+    # given two redemptions with keys, a day apart
+    from couponry.services.idempotency import purge_expired
+
+    _campaign(db)
+    redemptions.redeem(db, SYSTEM, _request("o1"), T0, key="old-key")
+    redemptions.redeem(db, SYSTEM, _request("o2"), T0 + timedelta(days=1), key="young-key")
+    # when keys stored before T0 + 12 h are purged
+    purged = purge_expired(db, T0 + timedelta(hours=12))
+    # then only the old key is gone: its retry is a new request, which the order's own
+    # (code, order) uniqueness still refuses; the young key still replays
+    assert purged == 1
+    with pytest.raises(Conflict, match="already redeemed"):
+        redemptions.redeem(db, SYSTEM, _request("o1"), T0 + timedelta(days=1), key="old-key")
+    status, _ = redemptions.redeem(db, SYSTEM, _request("o2"), T0 + timedelta(days=1), key="young-key")
+    assert status == 201

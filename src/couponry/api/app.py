@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Response
@@ -34,7 +35,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         worker = None
         if settings.run_background_workers:
             worker = BackgroundWorker(
-                db, poll_seconds=settings.job_poll_seconds, sweep_seconds=settings.sweep_interval_seconds
+                db,
+                poll_seconds=settings.job_poll_seconds,
+                sweep_seconds=settings.sweep_interval_seconds,
+                idempotency_retention=timedelta(hours=settings.idempotency_retention_hours),
             )
             worker.start()
         # Everything alive now (modules, the app, pools) lives as long as the process: keep it out of

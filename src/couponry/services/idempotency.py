@@ -11,9 +11,10 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, select, tuple_
 
 from couponry.adapters.db.dialect import insert_ignoring_conflicts
+from couponry.adapters.db.engine import Database
 from couponry.adapters.db.tables import idempotency_keys
 from couponry.domain.errors import IdempotencyConflict, InvalidInput
 
@@ -79,3 +80,28 @@ def record(
     if not inserted:
         find(conn, api_key_id, key, req_hash)
         raise IdempotencyConflict("this Idempotency-Key is in use")  # pragma: no cover - find raises
+
+
+def purge_expired(db: Database, before: datetime, batch: int = 1000) -> int:
+    """Forget keys stored before `before` (the retention, 24 hours by default, as Stripe's), in batches
+    so no transaction grows large. A retry after that is a new request; the redemption it would repeat
+    is still refused by the order's unique (code, order) pair."""
+    purged = 0
+    while True:
+        with db.write() as conn:
+            old = conn.execute(
+                select(idempotency_keys.c.api_key_id, idempotency_keys.c.key)
+                .where(idempotency_keys.c.created_at < before)
+                .limit(batch)
+            ).all()
+            if old:
+                conn.execute(
+                    delete(idempotency_keys).where(
+                        tuple_(idempotency_keys.c.api_key_id, idempotency_keys.c.key).in_(
+                            [tuple(r) for r in old]
+                        )
+                    )
+                )
+        purged += len(old)
+        if len(old) < batch:
+            return purged

@@ -1,4 +1,5 @@
-"""The in-process background worker: runs queued jobs and releases expired holds.
+"""The in-process background worker: runs queued jobs, releases expired holds, forgets old
+idempotency keys.
 
 Every server process runs one; the database decides which process takes which job (jobs.claim_next)
 and which process releases which hold (reservations.expire_holds), so running several is safe.
@@ -9,9 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import timedelta
 
 from couponry.adapters.db.engine import Database
 from couponry.services import jobs
+from couponry.services.idempotency import purge_expired
 from couponry.services.ids import utcnow
 from couponry.services.reservations import expire_holds
 
@@ -19,8 +22,11 @@ log = logging.getLogger("couponry.worker")
 
 
 class BackgroundWorker:
-    def __init__(self, db: Database, *, poll_seconds: float, sweep_seconds: float) -> None:
+    def __init__(
+        self, db: Database, *, poll_seconds: float, sweep_seconds: float, idempotency_retention: timedelta
+    ) -> None:
         self.db = db
+        self.idempotency_retention = idempotency_retention
         self.poll_seconds = poll_seconds
         self.sweep_seconds = sweep_seconds
         self._stop = threading.Event()
@@ -41,6 +47,7 @@ class BackgroundWorker:
                     released = expire_holds(self.db, utcnow())
                     if released:
                         log.info("released expired holds", extra={"released": released})
+                    purge_expired(self.db, utcnow() - self.idempotency_retention)
                     next_sweep = time.monotonic() + self.sweep_seconds
                 job = jobs.claim_next(self.db, utcnow())
                 if job is not None:

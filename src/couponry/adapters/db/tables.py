@@ -219,7 +219,7 @@ idempotency_keys = Table(
     Column("request_hash", String(64), nullable=False),
     Column("status_code", Integer),
     Column("response", JSON),
-    Column("created_at", UTC, nullable=False),
+    Column("created_at", UTC, nullable=False, index=True),  # for purging keys past their retention
 )
 
 api_keys = Table(
