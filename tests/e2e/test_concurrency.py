@@ -356,11 +356,16 @@ def test_a_limit_added_while_an_unlimited_code_is_redeemed_concurrently_counts_e
     calls.insert(120, patch_when_busy)
     # when a limit of 150 is set while 64 threads redeem
     answers = concurrently(pg_server, key, calls, THREADS)
-    # then the recount at the limit's arrival missed no redemption in flight, so exactly 150 succeed
+    # then the recount at the limit's arrival (every redemption committed by then, none in flight)
+    # missed nothing: after it, exactly the rest of the limit succeeds. A loaded machine may deliver the
+    # limit only after 150 redemptions; then not one more succeeds.
     assert answers[120].status_code == 200, answers[120].text
+    at_limit = answers[120].json()["stats"]["redeemed_count"]
+    expected = max(150, at_limit)
     redemptions = [a for i, a in enumerate(answers) if i != 120]
-    assert statuses(redemptions) == {201: 150, 409: 250}
-    assert refusal_reasons(redemptions) == {("redemption_refused", "usage_limit_reached"): 250}
+    assert at_limit >= 40
+    assert statuses(redemptions) == {201: expected, 409: 400 - expected}
+    assert refusal_reasons(redemptions) == {("redemption_refused", "usage_limit_reached"): 400 - expected}
     assert ledger(pg_server.database_url, code) == Ledger(
-        succeeded=150, coupon_redeemed=150, campaign_redeemed=150, budget_used=150 * 100
+        succeeded=expected, coupon_redeemed=expected, campaign_redeemed=expected, budget_used=expected * 100
     )
