@@ -55,6 +55,34 @@ def keys_create(
     typer.echo(secret)
 
 
+@keys_app.command("list")
+def keys_list() -> None:
+    """List API keys: id, role, store, name, and whether revoked (secrets are never stored)."""
+    from couponry.services.keys import list_keys
+
+    for key in list_keys(_database()):
+        state = f"revoked {key['revoked_at']:%Y-%m-%d %H:%M}" if key["revoked_at"] else "active"
+        store = f" store={key['store_id']}" if key["store_id"] else ""
+        typer.echo(f"{key['id']}  {key['prefix']}…  {key['role']}{store}  {state}  {key['name']}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="the key's id (see `couponry keys list`)")],
+) -> None:
+    """Revoke an API key: it is refused from now on (within 10 s in servers that used it just now)."""
+    from couponry.domain.errors import CouponryError
+    from couponry.services.ids import utcnow
+    from couponry.services.keys import revoke_key
+
+    try:
+        revoke_key(_database(), key_id, utcnow())
+    except CouponryError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"revoked {key_id}")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",

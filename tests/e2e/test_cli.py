@@ -78,3 +78,30 @@ def test_serve_demo_prints_an_admin_key_and_passes_the_contract_smoke_walk(
         process.wait(15)
         if process.stdout:
             process.stdout.close()
+
+
+def test_a_revoked_key_is_refused_and_listed_as_revoked(db_url: str) -> None:
+    # given a running server and a pos key it has just used
+    from tests.serving import create_key, running_server
+
+    with running_server(db_url) as server:
+        key = create_key(db_url, "pos")
+        with server.client(key) as pos:
+            assert pos.get("/v1/coupons/NOSUCHCODE").status_code == 404
+            key_id = next(
+                line.split()[0] for line in cli(db_url, "keys", "list").splitlines() if " pos " in line
+            )
+            # when it is revoked
+            assert f"revoked {key_id}" in cli(db_url, "keys", "revoke", key_id)
+            # then, once the server's 10 s cache of resolved keys has passed, it is refused
+            deadline = time.monotonic() + 15
+            while (
+                status := pos.get("/v1/coupons/NOSUCHCODE").status_code
+            ) != 401 and time.monotonic() < deadline:
+                time.sleep(0.5)
+    assert status == 401
+    assert "revoked" in next(
+        line for line in cli(db_url, "keys", "list").splitlines() if line.startswith(key_id)
+    )
+    with pytest.raises(RuntimeError, match="no API key"):
+        cli(db_url, "keys", "revoke", "nope")

@@ -11,11 +11,11 @@ import secrets
 import time
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from couponry.adapters.db.engine import Database
 from couponry.adapters.db.tables import api_keys
-from couponry.domain.errors import InvalidInput, Unauthorized
+from couponry.domain.errors import InvalidInput, NotFound, Unauthorized
 from couponry.services.actors import Actor, Role
 from couponry.services.ids import new_id
 
@@ -80,3 +80,38 @@ def authenticate(db: Database, secret: str | None) -> Actor:
         _cache.clear()
     _cache[digest] = (time.monotonic() + CACHE_SECONDS, actor)
     return actor
+
+
+def list_keys(db: Database) -> list[dict[str, object]]:
+    """Every key with its role, store and state; never the secret (it is not stored)."""
+    with db.read() as conn:
+        rows = conn.execute(select(api_keys).order_by(api_keys.c.created_at)).all()
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "role": r.role,
+            "store_id": r.store_id,
+            "prefix": r.prefix,
+            "created_at": r.created_at,
+            "revoked_at": r.revoked_at,
+        }
+        for r in rows
+    ]
+
+
+def revoke_key(db: Database, key_id: str, now: datetime) -> None:
+    """Refuse the key from now on: at once for look-ups, within CACHE_SECONDS in processes that
+    resolved it recently."""
+    with db.write() as conn:
+        row = conn.execute(
+            update(api_keys)
+            .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .returning(api_keys.c.key_hash)
+        ).first()
+        if row is None:
+            if conn.execute(select(api_keys.c.id).where(api_keys.c.id == key_id)).first() is None:
+                raise NotFound(f"no API key {key_id}")
+            return
+    _cache.pop(row.key_hash, None)
