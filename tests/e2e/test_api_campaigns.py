@@ -155,3 +155,33 @@ def test_the_openapi_document_describes_problem_answers(server: Server) -> None:
     post = document["paths"]["/v1/redemptions"]["post"]
     assert "application/problem+json" in post["responses"]["409"]["content"]
     assert "/v1/best-coupons" in document["paths"]
+
+
+CONTRACT_ROUTES = [
+    ("post", "/v1/campaigns"),
+    ("get", "/v1/campaigns"),
+    ("get", "/v1/campaigns/{campaign_id}"),
+    ("patch", "/v1/campaigns/{campaign_id}"),
+    ("post", "/v1/campaigns/{campaign_id}/coupons"),
+    ("get", "/v1/campaigns/{campaign_id}/coupons"),
+    ("get", "/v1/coupons/{code}"),
+    ("get", "/v1/jobs/{job_id}"),
+    ("post", "/v1/validations"),
+    ("post", "/v1/redemptions"),
+    ("get", "/v1/redemptions"),
+    ("get", "/v1/redemptions/{redemption_id}"),
+    ("post", "/v1/redemptions/{redemption_id}/rollback"),
+    ("post", "/v1/reservations"),
+    ("delete", "/v1/reservations/{reservation_id}"),
+    ("post", "/v1/best-coupons"),
+    ("put", "/v1/customers/{customer_id}"),
+    ("get", "/v1/customers/{customer_id}/wallet"),
+    ("post", "/v1/events"),
+]
+
+
+def test_every_endpoint_the_contract_names_is_served_and_documented(server: Server) -> None:
+    paths = httpx.get(server.base + "/openapi.json").json()["paths"]
+    missing = [(m, p) for m, p in CONTRACT_ROUTES if m not in paths.get(p, {})]
+    assert missing == []
+    assert httpx.get(server.base + "/docs").status_code == 200
