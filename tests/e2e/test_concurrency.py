@@ -369,3 +369,29 @@ def test_a_limit_added_while_an_unlimited_code_is_redeemed_concurrently_counts_e
     assert ledger(pg_server.database_url, code) == Ledger(
         succeeded=expected, coupon_redeemed=expected, campaign_redeemed=expected, budget_used=expected * 100
     )
+
+
+def test_a_partial_refund_racing_a_whole_rollback_never_gives_the_budget_back_twice(
+    pg_server: Server, key: str, admin: httpx.Client
+) -> None:
+    # given 30 redemptions of 100 off, each on a cart line of one unit, under a tracked budget
+    campaign = create_campaign(admin, amount=100, budget=1_000_000)
+    code = issue_code(admin, campaign["id"])
+    ids = []
+    for i in range(30):
+        answer = admin.post("/v1/redemptions", json=redemption(unique(f"order-{i}-"), code))
+        assert answer.status_code == 201, answer.text
+        ids.append(answer.json()["id"])
+
+    def refund_line(redemption_id: str) -> Call:
+        body = {"reason": "refund", "lines": [{"id": "1", "quantity": 1}]}
+        return lambda client: client.post(f"/v1/redemptions/{redemption_id}/rollback", json=body)
+
+    calls = [call for rid in ids for call in (roll_back(rid), refund_line(rid))]
+    # when each is rolled back whole and refunded by its line at the same moment
+    answers = concurrently(pg_server, key, calls, THREADS)
+    # then each gave its 100 back once, whichever came first, and the use only with the whole rollback
+    assert statuses(answers[0::2]) == {200: 30}
+    assert set(statuses(answers[1::2])) <= {200, 409}
+    assert campaign_stats(admin, campaign["id"])["budget_used"] == 0
+    assert campaign_stats(admin, campaign["id"])["redeemed_count"] == 0

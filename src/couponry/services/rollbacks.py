@@ -122,8 +122,16 @@ def _roll_back_whole(conn: Connection, redemption_id: str, reason: str, now: dat
 
 
 def _refund_lines(conn: Connection, redemption_id: str, lines: Sequence[tuple[str, int]]) -> None:
-    status = conn.execute(select(redemptions.c.status).where(redemptions.c.id == redemption_id)).scalar_one()
-    if status != "succeeded":
+    # A no-op conditional UPDATE, not a read: it locks the redemption, so a whole rollback running at
+    # the same moment either finishes first (and this finds it rolled back) or waits for this refund;
+    # the budget is never given back twice.
+    still_succeeded = conn.execute(
+        update(redemptions)
+        .where(redemptions.c.id == redemption_id, redemptions.c.status == "succeeded")
+        .values(status=redemptions.c.status)
+        .returning(redemptions.c.id)
+    ).first()
+    if still_succeeded is None:
         raise InvalidState("this redemption was already rolled back", code="already_rolled_back")
     for index, (line_id, quantity) in enumerate(lines):
         if quantity < 1:
