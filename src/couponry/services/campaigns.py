@@ -116,16 +116,17 @@ def _public(conn: Connection, row: Any) -> dict[str, Any]:
     return to_public(row, _stats(conn, [row])[row.id])
 
 
-def _load(conn: Connection, campaign_id: str) -> Any:
-    row = conn.execute(select(campaigns).where(campaigns.c.id == campaign_id)).first()
+def _load(conn: Connection, campaign_id: str, *, for_update: bool = False) -> Any:
+    query = select(campaigns).where(campaigns.c.id == campaign_id)
+    row = conn.execute(query.with_for_update() if for_update else query).first()
     if row is None:
         raise NotFound(f"no campaign {campaign_id}")
     return row
 
 
-def load_visible(conn: Connection, actor: Actor, campaign_id: str) -> Any:
+def load_visible(conn: Connection, actor: Actor, campaign_id: str, *, for_update: bool = False) -> Any:
     """The campaign, if this key may see it (another store's campaign is a 403, as API.md says)."""
-    row = _load(conn, campaign_id)
+    row = _load(conn, campaign_id, for_update=for_update)
     actor.require_store_access(row.store_id)
     return row
 
@@ -184,7 +185,8 @@ def update_campaign(
             # campaign row, so the recount below misses none and none counts twice. (SQLite
             # serializes writers already.) The lock comes first, before any row lock, so no deadlock.
             conn.execute(text("LOCK TABLE redemption_codes, reservations IN SHARE MODE"))
-        row = load_visible(conn, actor, campaign_id)
+        # locked until commit: two PATCHes at once must not each merge into the same old version
+        row = load_visible(conn, actor, campaign_id, for_update=True)
         was_tracked = is_tracked(row)
         fields = {**to_public(row, {}), **{k: v for k, v in patch.items() if v is not None}}
         _checked(campaign_id, fields["name"], fields["currency"], fields)
