@@ -3,7 +3,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from couponry.api.deps import ActorDep, DbDep, LookupsDep, NowDep
@@ -29,9 +30,6 @@ class IssueCodes(BaseModel):
     "/v1/campaigns/{campaign_id}/coupons", status_code=201, responses={202: {"description": "A job"}}
 )
 def issue_codes(campaign_id: str, body: IssueCodes, db: DbDep, actor: ActorDep, now: NowDep) -> Any:
-    from fastapi.encoders import jsonable_encoder
-    from fastapi.responses import JSONResponse
-
     status, payload = coupons.issue_codes(
         db, actor, campaign_id, codes=body.codes, count=body.count, customer_id=body.customer_id, now=now
     )
