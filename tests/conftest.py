@@ -6,6 +6,7 @@ the same tests against PostgreSQL (.ci/run does both). Each pytest-xdist worker 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -35,8 +36,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+# Several checkouts of the project (git worktrees) may run their suites at once against one PostgreSQL:
+# each names its databases after its own path as well as the xdist worker.
+_CHECKOUT = hashlib.sha1(str(Path(__file__).resolve().parent).encode()).hexdigest()[:6]
+
+
 def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return f"{_CHECKOUT}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 
 
 def _fresh_postgres_database(base_url: str, name: str) -> str:

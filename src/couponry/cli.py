@@ -41,8 +41,8 @@ def keys_create(
     """Create an API key; the key itself is the last line of the output and is shown only once."""
     from couponry.adapters.db.migrate import upgrade
     from couponry.domain.errors import CouponryError
+    from couponry.services.access.keys import create_key
     from couponry.services.ids import utcnow
-    from couponry.services.keys import create_key
 
     db = _database()
     upgrade(db.engine)
@@ -58,7 +58,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list() -> None:
     """List API keys: id, role, store, name, and whether revoked (secrets are never stored)."""
-    from couponry.services.keys import list_keys
+    from couponry.services.access.keys import list_keys
 
     for key in list_keys(_database()):
         state = f"revoked {key['revoked_at']:%Y-%m-%d %H:%M}" if key["revoked_at"] else "active"
@@ -72,8 +72,8 @@ def keys_revoke(
 ) -> None:
     """Revoke an API key: it is refused from now on (within 10 s in servers that used it just now)."""
     from couponry.domain.errors import CouponryError
+    from couponry.services.access.keys import revoke_key
     from couponry.services.ids import utcnow
-    from couponry.services.keys import revoke_key
 
     try:
         revoke_key(_database(), key_id, utcnow())
@@ -99,9 +99,9 @@ def serve(
     db = _database()
     upgrade(db.engine)
     if demo:
+        from couponry.services.access.keys import create_key
         from couponry.services.demo import seed_demo
         from couponry.services.ids import utcnow
-        from couponry.services.keys import create_key
 
         for line in seed_demo(db):
             typer.echo(f"demo campaign  {line}")
@@ -132,7 +132,7 @@ def bench(
     output: Annotated[str | None, typer.Option(help="also write the report to this Markdown file")] = None,
 ) -> None:
     """Run the benchmarks, each figure beside its raw baseline measured in the same run."""
-    from couponry.benchmarks import run_all
+    from couponry.bench.suite import run_all
 
     os.environ.setdefault("COUPONRY_BENCH", "1")
     report = run_all(quick=quick, only=set(only.split(",")) if only else None)

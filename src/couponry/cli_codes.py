@@ -53,13 +53,19 @@ def generate(
         config = CodeConfig.from_dict(_campaign_definition(db, campaign).get("code_config"))
         check_code_space(config, count)
         progress = Progress(
-            TextColumn("Storing codes"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            TextColumn("Storing codes"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
             console=Console(stderr=True),
         )
-        with progress, (output.open("w", newline="") if output else nullcontext()) as csv_out:
+        with progress, output.open("w", newline="") if output else nullcontext() as csv_out:
             task = progress.add_task("codes", total=count)
             stored = store_generated_codes(
-                db, campaign, config, count,
+                db,
+                campaign,
+                config,
+                count,
                 customer_id=customer,
                 issued_at=datetime.now(UTC),
                 on_progress=lambda done: progress.update(task, completed=done),
@@ -91,4 +97,3 @@ def export(
         db.dispose()
     # the count goes to stderr when the CSV itself goes to stdout
     typer.echo(f"Exported {written} codes for campaign {campaign}.", err=output == "-")
-

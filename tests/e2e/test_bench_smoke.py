@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from couponry.benchmarks import run_all
+from couponry.bench.suite import run_all
 
 
 def test_quick_pricing_report_has_numbers_and_targets() -> None:

@@ -38,8 +38,15 @@ def add_campaign(db: Database, campaign_id: str, code_config: dict | None = None
     with db.write() as conn:
         conn.execute(
             insert(campaigns).values(
-                id=campaign_id, name="Spring", issuer_type="platform", currency="USD", status="active",
-                stacking="order", definition=definition, created_at=now, updated_at=now,
+                id=campaign_id,
+                name="Spring",
+                issuer_type="platform",
+                currency="USD",
+                status="active",
+                stacking="order",
+                definition=definition,
+                created_at=now,
+                updated_at=now,
             )
         )
 

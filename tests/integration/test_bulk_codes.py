@@ -27,8 +27,15 @@ def add_campaign(db: Database, campaign_id: str, code_config: dict | None = None
     with db.write() as conn:
         conn.execute(
             insert(campaigns).values(
-                id=campaign_id, name=f"Campaign {campaign_id}", issuer_type="platform", currency="USD",
-                status="active", stacking="order", definition=definition, created_at=now, updated_at=now,
+                id=campaign_id,
+                name=f"Campaign {campaign_id}",
+                issuer_type="platform",
+                currency="USD",
+                status="active",
+                stacking="order",
+                definition=definition,
+                created_at=now,
+                updated_at=now,
             )
         )
 
@@ -50,7 +57,13 @@ def test_120000_codes_are_stored_in_batches_with_monotone_progress_ending_at_the
     out = io.StringIO()
     # when
     stored = store_generated_codes(
-        db, "c1", CodeConfig(), 120_000, issued_at=ISSUED, on_progress=progress.append, csv_out=out,
+        db,
+        "c1",
+        CodeConfig(),
+        120_000,
+        issued_at=ISSUED,
+        on_progress=progress.append,
+        csv_out=out,
         batch_size=50_000,
     )
     # then
@@ -100,7 +113,13 @@ def test_codes_taken_anywhere_are_skipped_and_the_shortfall_is_generated_again(
     out = io.StringIO()
     # when
     stored = store_generated_codes(
-        db, "c1", CodeConfig(), 5_000, issued_at=ISSUED, on_progress=progress.append, csv_out=out,
+        db,
+        "c1",
+        CodeConfig(),
+        5_000,
+        issued_at=ISSUED,
+        on_progress=progress.append,
+        csv_out=out,
         batch_size=2_000,
     )
     # then: exactly the count is new, the other campaign keeps its codes, the CSV names only new ones

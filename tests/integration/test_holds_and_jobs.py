@@ -10,9 +10,11 @@ import pytest
 from couponry.adapters.db.engine import Database
 from couponry.domain.cart import Cart, CartLine
 from couponry.domain.errors import Conflict, InvalidState, RedemptionRefused
-from couponry.services import campaigns, coupons, jobs, redemptions, reservations
-from couponry.services.actors import SYSTEM
-from couponry.services.redemptions import RedemptionRequest
+from couponry.services.access.actors import SYSTEM
+from couponry.services.campaigns import campaigns, coupons
+from couponry.services.checkout import redemptions, reservations
+from couponry.services.checkout.orders import RedemptionRequest
+from couponry.services.jobs import jobs
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 CART = Cart(currency="USD", lines=(CartLine(id="1", unit_price=2000, quantity=1),), shipping=0)
@@ -112,7 +114,7 @@ def test_a_job_whose_worker_stopped_is_marked_failed(db: Database) -> None:
 
 def test_idempotency_keys_past_their_retention_are_forgotten_and_younger_ones_kept(db: Database) -> None:
     # given two redemptions with keys, a day apart
-    from couponry.services.idempotency import purge_expired
+    from couponry.services.checkout.idempotency import purge_expired
 
     _campaign(db)
     redemptions.redeem(db, SYSTEM, _request("o1"), T0, key="old-key")

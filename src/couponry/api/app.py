@@ -19,7 +19,7 @@ from couponry.api import problems
 from couponry.api.logging import RequestIdMiddleware, configure_logging
 from couponry.api.metrics import MetricsMiddleware, metrics_response
 from couponry.api.routes import campaigns, checkout, coupons, customers
-from couponry.services.worker import BackgroundWorker
+from couponry.services.jobs.worker import BackgroundWorker
 from couponry.settings import Settings, get_settings
 
 

@@ -16,9 +16,9 @@ from couponry.adapters.throttle import Throttle
 from couponry.api.metrics import REFUSALS
 from couponry.domain.errors import RedemptionRefused, Throttled
 from couponry.domain.reasons import Reason
-from couponry.services.actors import Actor
+from couponry.services.access.actors import Actor
+from couponry.services.access.keys import authenticate, cached_actor
 from couponry.services.ids import utcnow
-from couponry.services.keys import authenticate, cached_actor
 
 # Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in the thread
 # pool, and those hand-offs cost more than the work (a third of a validation's CPU, measured).

@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from couponry.adapters.db.engine import Database
 from couponry.adapters.db.tables import campaigns as campaigns_table
-from couponry.services import campaigns, coupons, customers
-from couponry.services.actors import SYSTEM
+from couponry.services.access.actors import SYSTEM
+from couponry.services.campaigns import campaigns, coupons
+from couponry.services.customers import customers
 from couponry.services.ids import utcnow
 
 DEMO_CAMPAIGNS: list[tuple[dict[str, Any], list[str]]] = [

@@ -77,7 +77,11 @@ def store_generated_codes(
 
 
 def _sqlite_store(
-    conn: Connection, codes: list[str], displays: list[str], campaign_id: str, customer_id: str | None,
+    conn: Connection,
+    codes: list[str],
+    displays: list[str],
+    campaign_id: str,
+    customer_id: str | None,
     issued_at: datetime,
 ) -> list[str]:
     raw = conn.connection.driver_connection
@@ -96,7 +100,11 @@ def _sqlite_store(
 
 
 def _postgres_store(
-    conn: Connection, codes: list[str], displays: list[str], campaign_id: str, customer_id: str | None,
+    conn: Connection,
+    codes: list[str],
+    displays: list[str],
+    campaign_id: str,
+    customer_id: str | None,
     issued_at: datetime,
 ) -> list[str]:
     raw: psycopg.Connection = conn.connection.driver_connection

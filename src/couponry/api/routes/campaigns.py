@@ -8,7 +8,7 @@ from couponry.api.deps import ActorDep, DbDep, NowDep
 from couponry.api.problems import validation_code
 from couponry.api.responses import PROBLEMS
 from couponry.api.schemas.campaigns import CampaignCreate, CampaignPage, CampaignPublic, CampaignUpdate
-from couponry.services import campaigns
+from couponry.services.campaigns import campaigns
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=PROBLEMS)
 

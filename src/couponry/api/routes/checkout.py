@@ -21,9 +21,9 @@ from couponry.api.schemas.carts import (
     ValidationOut,
 )
 from couponry.domain.errors import RedemptionRefused
-from couponry.services import redemptions, reservations, rollbacks, validations
-from couponry.services.idempotency import check_key
-from couponry.services.redemptions import RedemptionRequest
+from couponry.services.checkout import redemptions, reservations, rollbacks, validations
+from couponry.services.checkout.idempotency import check_key
+from couponry.services.checkout.orders import RedemptionRequest
 
 router = APIRouter(prefix="/v1", tags=["checkout"], responses=PROBLEMS)
 

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 from couponry.api.deps import ActorDep, DbDep, LookupsDep, NowDep
 from couponry.api.responses import PROBLEMS
 from couponry.domain.errors import NotFound
-from couponry.services import coupons, jobs
+from couponry.services.campaigns import coupons
+from couponry.services.jobs import jobs
 
 router = APIRouter(tags=["coupons"], responses=PROBLEMS)
 
@@ -48,7 +49,7 @@ def list_coupons(
 ) -> Any:
     if format == "csv":
         from couponry.adapters.db.bulk_codes import stream_codes
-        from couponry.services.exports import csv_chunks
+        from couponry.services.campaigns.exports import csv_chunks
 
         coupons.check_campaign_visible(db, actor, campaign_id)
         return StreamingResponse(

@@ -7,7 +7,8 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from couponry.api.deps import ActorDep, DbDep, NowDep
 from couponry.api.responses import PROBLEMS
-from couponry.services import coupons, customers
+from couponry.services.campaigns import coupons
+from couponry.services.customers import customers
 
 router = APIRouter(prefix="/v1", tags=["customers"], responses=PROBLEMS)
 

@@ -14,9 +14,9 @@ from couponry.adapters.db.snapshots import safe_normalize
 from couponry.adapters.db.tables import campaigns, coupons
 from couponry.domain.codes import CodeConfig, check_code_space, generate, normalize
 from couponry.domain.errors import CodeTaken, InvalidInput, NotFound
-from couponry.services import jobs
-from couponry.services.actors import Actor, Permission
-from couponry.services.campaigns import load_visible
+from couponry.services.access.actors import Actor, Permission
+from couponry.services.campaigns.campaigns import load_visible
+from couponry.services.jobs import jobs
 
 SYNC_LIMIT = 1000
 

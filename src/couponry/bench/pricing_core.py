@@ -1,6 +1,6 @@
 """Latency of the pricing core, without a database or a web server.
 
-    python bench/bench_pricing.py
+    python -m couponry.bench.pricing_core
 
 - best_combination: a 30-line cart over three stores against a 50-coupon wallet of every benefit
   type, layer and issuer (target p99 <= 5 ms);

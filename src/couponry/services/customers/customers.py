@@ -12,7 +12,7 @@ from couponry.adapters.db.dialect import insert_ignoring_conflicts
 from couponry.adapters.db.engine import Database
 from couponry.adapters.db.tables import customers, events
 from couponry.domain.errors import InvalidInput, NotFound
-from couponry.services.actors import Actor, Permission
+from couponry.services.access.actors import Actor, Permission
 
 PROFILE_FIELDS = ("email", "name", "birthday", "tags", "attributes", "marketing_consent")
 EVENT_TYPES = ("order.completed", "order.refunded", "customer.created")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from couponry.benchmarks.common import Row, Section, load_bench_script, num
+from couponry.bench.common import Row, Section, num
 
 
 def run(quick: bool) -> Section:
     section = Section("Pricing core, in process (no database, no HTTP)")
-    script = load_bench_script("bench_pricing")
+    from couponry.bench import pricing_core as script
+
     rounds = 200 if quick else 2000
     f = script.run(rounds=rounds)
     targets = script.TARGETS_MS

@@ -15,8 +15,8 @@ from typing import Any
 
 import psycopg
 
-from couponry.benchmarks import load
-from couponry.benchmarks.common import (
+from couponry.bench import load
+from couponry.bench.common import (
     CLIENTS,
     SERVER_PROCESSES,
     Row,

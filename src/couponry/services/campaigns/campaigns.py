@@ -15,7 +15,7 @@ from couponry.adapters.db.engine import Database
 from couponry.adapters.db.tables import campaigns, coupons
 from couponry.domain.errors import InvalidCampaign, NotFound
 from couponry.domain.rules import check_campaign
-from couponry.services.actors import Actor, Permission, Role
+from couponry.services.access.actors import Actor, Permission, Role
 from couponry.services.ids import new_id
 
 DEFINITION_KEYS = ("issuer", "discount", "scope", "conditions", "validity", "code_config")

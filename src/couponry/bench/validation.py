@@ -8,8 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from couponry.benchmarks import load
-from couponry.benchmarks.common import (
+from couponry.bench import load
+from couponry.bench.common import (
     CLIENTS,
     SERVER_PROCESSES,
     Row,

@@ -16,7 +16,7 @@ from couponry.adapters.db.engine import Database
 from couponry.adapters.db.tables import campaigns, jobs
 from couponry.domain.codes import CodeConfig
 from couponry.domain.errors import NotFound
-from couponry.services.actors import Actor, Permission
+from couponry.services.access.actors import Actor, Permission
 from couponry.services.ids import new_id, utcnow
 
 log = logging.getLogger("couponry.jobs")

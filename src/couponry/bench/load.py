@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from couponry.benchmarks.common import CLIENTS, which
+from couponry.bench.common import CLIENTS, which
 
 PGBENCH_PATHS = ("/usr/lib/postgresql/15/bin/pgbench", "/usr/lib/postgresql/16/bin/pgbench")
 

@@ -17,8 +17,8 @@ from couponry.adapters.db.engine import Database
 from couponry.adapters.db.tables import campaigns, redemption_codes, redemption_lines, redemptions
 from couponry.adapters.db.usage import Usage, give_back, return_budget
 from couponry.domain.errors import InvalidInput, InvalidState, NotFound
-from couponry.services import idempotency
-from couponry.services.actors import Actor, Permission, Role
+from couponry.services.access.actors import Actor, Permission, Role
+from couponry.services.checkout import idempotency
 
 
 def _check_access(conn: Connection, actor: Actor, redemption_id: str) -> None:

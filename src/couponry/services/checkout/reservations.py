@@ -22,19 +22,19 @@ from couponry.domain.cart import Cart, CartLine
 from couponry.domain.codes import normalize
 from couponry.domain.errors import Conflict, InvalidInput, InvalidState, NotFound
 from couponry.domain.outcomes import CodeOutcome, LineDiscount, PricingResult
-from couponry.services import idempotency
-from couponry.services.actors import Actor, Permission
-from couponry.services.ids import new_id
-from couponry.services.redemptions import (
+from couponry.services.access.actors import Actor, Permission
+from couponry.services.checkout import idempotency
+from couponry.services.checkout.orders import (
     RedemptionRequest,
-    _redeem_fresh,
     price_for,
+    redeem_fresh,
     redemption_body,
     refusal,
     store_redemption,
     take_or_refuse,
     usages_of,
 )
+from couponry.services.ids import new_id
 
 
 def _held_codes(result: PricingResult) -> list[dict[str, Any]]:
@@ -163,7 +163,7 @@ def confirm_reservation(
             req.payload,
             req.reservation_id,
         )
-        return _redeem_fresh(conn, again, now, before_locks, req.reservation_id)
+        return redeem_fresh(conn, again, now, before_locks, req.reservation_id)
     _check_same_order(row.order_id, req)
     if req.codes and {normalize(c) for c in req.codes} != {h["code"] for h in row.codes}:
         raise Conflict("the codes differ from the reserved ones", code="reservation_mismatch")

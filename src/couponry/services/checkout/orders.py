@@ -1,9 +1,8 @@
-"""Redeeming codes for an order: all or nothing, exactly once, never past a limit.
+"""What redeeming and holding codes for an order share: the request, pricing it against the stored
+coupons, writing the redemption with its per-line allocation, and taking usage under the guards.
 
-One transaction: read the coupons, price the cart, write the redemption and its per-line allocation,
-then take one use of every code with guarded UPDATEs (adapters.db.usage). The writes that lock hot rows
-come last, so a hot open code's row lock is held for as short a time as possible. Any refusal raises
-and rolls the whole transaction back: nothing is half-written.
+Both `redemptions` (redeem now) and `reservations` (hold, then confirm) build on these pieces, so
+neither imports the other's internals.
 """
 
 from __future__ import annotations
@@ -13,10 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert
 from sqlalchemy.exc import IntegrityError
 
-from couponry.adapters.db.engine import Database
 from couponry.adapters.db.snapshots import load_snapshots
 from couponry.adapters.db.tables import redemption_codes, redemption_lines, redemptions
 from couponry.adapters.db.usage import LimitReached, Usage, take
@@ -26,9 +24,7 @@ from couponry.domain.errors import Conflict, RedemptionRefused
 from couponry.domain.outcomes import PricingResult
 from couponry.domain.pricing import price
 from couponry.domain.reasons import MESSAGES
-from couponry.services import idempotency
-from couponry.services.actors import Actor, Permission
-from couponry.services.bodies import validation_body
+from couponry.services.checkout.bodies import validation_body
 from couponry.services.ids import new_id
 
 
@@ -177,7 +173,7 @@ def redemption_body(
     }
 
 
-def _redeem_fresh(
+def redeem_fresh(
     conn: Connection,
     req: RedemptionRequest,
     now: datetime,
@@ -191,74 +187,3 @@ def _redeem_fresh(
     store_redemption(conn, redemption_id, req, result, validation, now, reservation_id)
     take_or_refuse(conn, usages_of(result, req.customer_id, tracked), body, hold=False)
     return body
-
-
-def redeem(
-    db: Database, actor: Actor, req: RedemptionRequest, now: datetime, key: str | None = None
-) -> tuple[int, dict[str, Any]]:
-    """201 and the redemption, or RedemptionRefused; a retried Idempotency-Key gets the first answer."""
-    actor.require(Permission.REDEEM)
-    from couponry.services.reservations import confirm_reservation
-
-    req_hash = idempotency.request_hash("redemptions", req.payload)
-
-    def remember(body: dict[str, Any]) -> None:
-        if key:
-            idempotency.record(conn, actor.key_id, key, "redemptions", req_hash, 201, body, now)
-
-    try:
-        with db.write() as conn:
-            if key:
-                idempotency.find(conn, actor.key_id, key, req_hash)
-            if req.reservation_id:
-                body = confirm_reservation(conn, req, now, remember)
-            else:
-                body = _redeem_fresh(conn, req, now, remember)
-    except idempotency.Replay as replay:
-        if replay.status == 409:
-            raise refusal(replay.response) from None
-        return replay.status, replay.response
-    except RedemptionRefused as refused:
-        if key:
-            won = _remember_refusal(db, actor, key, req_hash, refused, now)
-            if won is not None:  # a concurrent request with this key redeemed first
-                return won.status, won.response
-        raise
-    return 201, body
-
-
-def _remember_refusal(
-    db: Database, actor: Actor, key: str, req_hash: str, refused: RedemptionRefused, now: datetime
-) -> idempotency.Replay | None:
-    """A refusal is an answer too: the same key and body get the same refusal, not a second try.
-    Returns the stored success when a concurrent request with the same key got there first."""
-    try:
-        with db.write() as conn:
-            idempotency.record(
-                conn, actor.key_id, key, "redemptions", req_hash, 409, refused.extra["validation"], now
-            )
-    except idempotency.Replay as replay:
-        if replay.status != 409:
-            return replay
-    return None
-
-
-def get_redemption(db: Database, actor: Actor, redemption_id: str) -> dict[str, Any]:
-    from couponry.services.rollbacks import load_body
-
-    actor.require(Permission.READ_REDEMPTIONS)
-    with db.read() as conn:
-        return load_body(conn, actor, redemption_id)
-
-
-def find_redemptions(db: Database, actor: Actor, order_id: str) -> list[dict[str, Any]]:
-    from couponry.services.rollbacks import load_body
-
-    actor.require(Permission.READ_REDEMPTIONS)
-    with db.read() as conn:
-        ids = conn.execute(
-            select(redemptions.c.id)
-            .where(redemptions.c.order_id == order_id)
-            .order_by(redemptions.c.created_at)
-        ).scalars()
-        return [load_body(conn, actor, i) for i in ids]

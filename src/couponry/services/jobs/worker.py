@@ -13,10 +13,10 @@ import time
 from datetime import timedelta
 
 from couponry.adapters.db.engine import Database
-from couponry.services import jobs
-from couponry.services.idempotency import purge_expired
+from couponry.services.checkout.idempotency import purge_expired
+from couponry.services.checkout.reservations import expire_holds
 from couponry.services.ids import utcnow
-from couponry.services.reservations import expire_holds
+from couponry.services.jobs import jobs
 
 log = logging.getLogger("couponry.worker")
 

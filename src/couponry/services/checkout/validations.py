@@ -16,8 +16,8 @@ from couponry.domain.cart import Cart
 from couponry.domain.coupon import CouponSnapshot
 from couponry.domain.outcomes import PricingResult
 from couponry.domain.pricing import price
-from couponry.services.actors import Actor, Permission
-from couponry.services.bodies import validation_body
+from couponry.services.access.actors import Actor, Permission
+from couponry.services.checkout.bodies import validation_body
 
 
 def validate(

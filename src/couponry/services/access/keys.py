@@ -16,7 +16,7 @@ from sqlalchemy import insert, select, update
 from couponry.adapters.db.engine import Database
 from couponry.adapters.db.tables import api_keys
 from couponry.domain.errors import InvalidInput, NotFound, Unauthorized
-from couponry.services.actors import Actor, Role
+from couponry.services.access.actors import Actor, Role
 from couponry.services.ids import new_id
 
 PREFIX = "cpn_"

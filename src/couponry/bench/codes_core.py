@@ -1,6 +1,6 @@
 """Storing generated codes: ours (store_generated_codes) against a raw baseline measured in the same run.
 
-    python bench/bench_codes.py [--backend sqlite|postgres|both] [--ten-million]
+    python -m couponry.bench.codes_core [--backend sqlite|postgres|both] [--ten-million]
 
 Per backend, on a freshly migrated database with one campaign:
 - raw: SQLite executemany of pre-generated 12-character codes into a fresh table with a unique index,
@@ -65,8 +65,15 @@ def _fresh_database(backend: str, workdir: Path) -> str:
     with db.write() as conn:
         conn.execute(
             insert(campaigns).values(
-                id=CAMPAIGN, name="Bench", issuer_type="platform", currency="USD", status="active",
-                stacking="order", definition={}, created_at=now, updated_at=now,
+                id=CAMPAIGN,
+                name="Bench",
+                issuer_type="platform",
+                currency="USD",
+                status="active",
+                stacking="order",
+                definition={},
+                created_at=now,
+                updated_at=now,
             )
         )
     db.dispose()
@@ -115,8 +122,10 @@ def _raw_baseline(url: str, codes: list[str], shape: str) -> float:
             con.execute("COMMIT")
         else:
             tail = f"\t{CAMPAIGN}\t\\N\t{issued.isoformat(' ')}\t0\t0\n"
-            chunks = ["".join([f"{c}\t{c}{tail}" for c in codes[i : i + 50_000]]).encode()
-                      for i in range(0, len(codes), 50_000)]
+            chunks = [
+                "".join([f"{c}\t{c}{tail}" for c in codes[i : i + 50_000]]).encode()
+                for i in range(0, len(codes), 50_000)
+            ]
             started = time.perf_counter()
             with con.cursor() as cur, cur.copy(f"COPY {table} ({COLUMNS}) FROM STDIN") as copy:
                 for chunk in chunks:

@@ -3,7 +3,7 @@ peak memory; raw COPY / executemany measured in the same run on the same databas
 
 from __future__ import annotations
 
-from couponry.benchmarks.common import Row, Section, load_bench_script, num, postgres_reachable
+from couponry.bench.common import Row, Section, num, postgres_reachable
 
 TARGET_RATIO = 1.5
 TARGET_PEAK_MB = 250
@@ -12,7 +12,8 @@ TARGET_PEAK_MB = 250
 def run(quick: bool) -> Section:
     count = 20_000 if quick else 1_000_000
     section = Section(f"Generating and storing {num(count)} codes")
-    script = load_bench_script("bench_codes")
+    from couponry.bench import codes_core as script
+
     backends = ["sqlite"]
     why_not = postgres_reachable()
     if why_not is None:

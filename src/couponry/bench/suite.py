@@ -3,10 +3,10 @@
 Every figure is printed beside the raw limit measured in the same run on the same machine (the raw SQL
 through pgbench, or the plainest bulk insert), with the ratio and the target from issue #2:
 
-- pricing: the pricing core in process (bench/bench_pricing.py);
+- pricing: the pricing core in process (pricing_core.py);
 - validation: a 20-line cart with 3 codes over HTTP at 32 clients, SQLite and PostgreSQL;
 - redemption: a hot open code and 100,000 distinct personal codes, PostgreSQL, 4 server processes;
-- codes: generating and storing 1,000,000 codes, SQLite and PostgreSQL (bench/bench_codes.py).
+- codes: generating and storing 1,000,000 codes, SQLite and PostgreSQL (codes_core.py).
 
 `run_all(quick, only)` returns the report as Markdown. Quick mode runs each part for seconds.
 """
@@ -21,20 +21,20 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from couponry.benchmarks.common import Section, machine, postgres_version
+from couponry.bench.common import Section, machine, postgres_version
 
 PARTS = ("pricing", "validation", "redemption", "codes")
 
 
 def _runner(name: str) -> Callable[[bool], Section]:
     if name == "pricing":
-        from couponry.benchmarks.pricing import run
+        from couponry.bench.pricing import run
     elif name == "validation":
-        from couponry.benchmarks.validation import run
+        from couponry.bench.validation import run
     elif name == "redemption":
-        from couponry.benchmarks.redemption import run
+        from couponry.bench.redemption import run
     else:
-        from couponry.benchmarks.codes import run
+        from couponry.bench.codes import run
     return run
 
 
@@ -80,8 +80,6 @@ def run_all(quick: bool = False, only: set[str] | None = None) -> str:
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         try:
             section = _runner(name)(quick)
-        except FileNotFoundError as exc:  # bench/ scripts absent: not a checkout
-            section = Section(name, notes=[f"Skipped: {exc}"])
         except Exception as exc:  # a broken part must not hide the others' figures
             section = Section(name, notes=[f"FAILED: {type(exc).__name__}: {exc}"])
             traceback.print_exc(file=sys.stderr)

@@ -6,7 +6,6 @@ admin key) are small enough to keep a copy that the installed package can use on
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import sys
@@ -17,7 +16,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
@@ -73,39 +71,6 @@ def pct(x: float) -> str:
 
 def num(x: float, digits: int = 0) -> str:
     return f"{x:,.{digits}f}"
-
-
-# ------------------------------------------------------------------------------------------ bench/ dir
-
-
-def bench_dir() -> Path | None:
-    """The repository's bench/ directory (scripts that are not part of the installed package)."""
-    env = os.environ.get("COUPONRY_BENCH_DIR")
-    candidates = [Path(env)] if env else []
-    candidates += [Path(__file__).resolve().parents[3] / "bench", Path.cwd() / "bench"]
-    for c in candidates:
-        if (c / "bench_pricing.py").is_file() or (c / "bench_codes.py").is_file():
-            return c
-    return None
-
-
-def load_bench_script(name: str) -> ModuleType:
-    """Import bench/NAME.py from the checkout; raises FileNotFoundError with a clear message if absent."""
-    directory = bench_dir()
-    path = directory / f"{name}.py" if directory else None
-    if path is None or not path.is_file():
-        raise FileNotFoundError(
-            f"bench/{name}.py not found: run from a repository checkout or set COUPONRY_BENCH_DIR"
-        )
-    module_name = f"_couponry_bench_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 # ------------------------------------------------------------------------------------------ databases
@@ -171,8 +136,8 @@ def migrate(url: str) -> None:
 
 
 def admin_key(url: str) -> str:
+    from couponry.services.access.keys import create_key
     from couponry.services.ids import utcnow
-    from couponry.services.keys import create_key
 
     db = Database(url)
     try:

@@ -1,0 +1,1 @@
+"""Benchmarks behind `couponry bench` (suite.run_all); every figure beside its raw baseline."""
