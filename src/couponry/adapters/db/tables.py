@@ -251,3 +251,24 @@ jobs = Table(
     Column("heartbeat_at", UTC),
     Index("ix_jobs_status_created", "status", "created_at"),
 )
+
+# The transactional outbox: what must leave the system (a webhook event, an e-mail) is written here in
+# the transaction that caused it and delivered afterwards, so a crash between the two loses nothing and
+# a rolled-back cause sends nothing. `dedupe_key` makes "send this once" a unique constraint.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),  # event (webhooks) | mail
+    Column("type", String(100), nullable=False),  # event type (coupon.issued) or mail template
+    Column("customer_id", String(100)),  # the recipient of a mail
+    Column("payload", JSON, nullable=False),
+    Column("dedupe_key", String(300), unique=True),
+    Column("status", String(16), nullable=False),  # pending | delivered | skipped | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("available_at", UTC, nullable=False),  # not before: the next attempt, after a backoff
+    Column("created_at", UTC, nullable=False),
+    Column("delivered_at", UTC),
+    Column("last_error", Text),
+    Index("ix_outbox_status_available", "status", "available_at"),
+)
