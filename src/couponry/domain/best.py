@@ -2,10 +2,12 @@
 
 Trying every subset and order is exponential, and this runs at checkout, so:
 1. every coupon is first priced alone; refused ones are dropped, and each keeps its standalone value
-   (discount + shipping discount);
+   (discount + shipping discount). One whose budget cannot pay for that value is kept for company,
+   where it may take less (after earlier layers) and fit;
 2. an exclusive coupon can only be used alone, so it competes as a singleton;
 3. the rest are grouped by stacking slot (layer, issuer), of which a cart takes at most one coupon
-   each, and only the best few of each group by standalone value are kept;
+   each, and only the best few of each group by standalone value are kept (those that fit their
+   budget alone first);
 4. a depth-first branch and bound takes one or none from each group, in application order. A coupon
    never saves more in company than alone (it applies to what is left), so a branch whose savings so
    far plus the best standalone values of the groups still open cannot beat the best found is cut.
@@ -42,6 +44,7 @@ class _Option:
     position: int  # in the wallet
     eligible: Eligible
     value: int  # saved when used alone
+    fits_alone: bool  # within its campaign's budget alone; in company it may take less and fit
 
 
 @dataclass(slots=True)
@@ -63,7 +66,8 @@ def best_combination(
     options = _standalone(cart, wallet, customer, now)
     best = _Best()
     for option in options:
-        best.offer(option.value, (option.position,))
+        if option.fits_alone:
+            best.offer(option.value, (option.position,))
     groups = _groups([o for o in options if o.eligible.coupon.rules.stacking != Stacking.EXCLUSIVE])
     if len(groups) > 1:
         evaluations = [MAX_EVALUATIONS]
@@ -87,8 +91,10 @@ def _standalone(
             continue
         parts, shipping_off = discount(eligible, cart.lines, originals, cart.shipping)
         value = sum(parts) + shipping_off
-        if value > 0 and fits_budget(coupon, value):
-            options.append(_Option(position, eligible, value))
+        fits_alone = fits_budget(coupon, value)
+        exclusive = coupon.rules.stacking == Stacking.EXCLUSIVE
+        if value > 0 and (fits_alone or not exclusive):
+            options.append(_Option(position, eligible, value, fits_alone))
     return options
 
 
@@ -99,7 +105,8 @@ def _groups(options: list[_Option]) -> list[list[_Option]]:
         rules = option.eligible.coupon.rules
         by_slot.setdefault((rules.stacking, rules.issuer.key), []).append(option)
     groups = [
-        sorted(group, key=lambda o: (-o.value, o.position))[:TOP_PER_GROUP] for group in by_slot.values()
+        sorted(group, key=lambda o: (not o.fits_alone, -o.value, o.position))[:TOP_PER_GROUP]
+        for group in by_slot.values()
     ]
     return sorted(groups, key=lambda g: application_layer(g[0].eligible.coupon.rules))
 
@@ -120,7 +127,7 @@ def _search(cart: Cart, groups: list[list[_Option]], best: _Best, evaluations: l
     lines = cart.lines
     bound_from = [0] * (len(groups) + 1)
     for g in range(len(groups) - 1, -1, -1):
-        bound_from[g] = bound_from[g + 1] + groups[g][0].value
+        bound_from[g] = bound_from[g + 1] + max(o.value for o in groups[g])
 
     def visit(g: int, remaining: list[int], shipping_left: int, saved: int, chosen: tuple[int, ...]) -> None:
         if saved + bound_from[g] < best.value:
@@ -136,6 +143,8 @@ def _search(cart: Cart, groups: list[list[_Option]], best: _Best, evaluations: l
             gained = sum(parts) + shipping_off
             if gained == 0:
                 continue  # saves nothing here: leaving it out does as well with one coupon fewer
+            if not fits_budget(option.eligible.coupon, gained):
+                continue  # its budget cannot pay for what it takes here
             rest = remaining.copy()
             for line_index, part in zip(option.eligible.lines, parts, strict=True):
                 rest[line_index] -= part
