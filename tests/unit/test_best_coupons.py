@@ -92,6 +92,15 @@ def test_within_a_layer_a_platform_percent_goes_first_when_that_saves_more() -> 
     assert saving(store, percent) == 1000 + 1000
 
 
+def test_a_coupon_its_budget_cannot_pay_for_alone_is_used_where_what_it_takes_fits() -> None:
+    # given 10 % off with 9.00 of budget left (10.00 alone is too much) and 20.00 off in the item layer
+    item = coupon("ITEM", AmountOff(2000), Stacking.ITEM)
+    percent = coupon("PCT", PercentOff(Fraction(10)), limits=Limits(budget=900))
+    # when / then after the item coupon, 10 % of 80.00 is 8.00, which fits
+    assert chosen(percent, item) == ["ITEM", "PCT"]
+    assert saving(percent, item) == 2000 + 800
+
+
 def test_coupons_that_do_not_apply_are_left_out() -> None:
     wallet = (
         coupon("FAR", AmountOff(5000), conditions=Conditions(min_spend=50000)),

@@ -93,6 +93,23 @@ def wallets(draw: st.DrawFn, max_size: int = 6) -> list[CouponSnapshot]:
     ]
 
 
+@st.composite
+def budgeted_wallets(draw: st.DrawFn, max_size: int = 5) -> list[CouponSnapshot]:
+    """Wallets whose campaigns may have a budget, partly used already."""
+    budgeted = []
+    for coupon in draw(wallets(max_size)):
+        budget = draw(st.none() | st.integers(0, 3000))
+        limits = replace(coupon.rules.limits, budget=budget)
+        budgeted.append(
+            replace(
+                coupon,
+                rules=replace(coupon.rules, limits=limits),
+                campaign_budget_used=draw(st.integers(0, budget or 0)),
+            )
+        )
+    return budgeted
+
+
 @given(st.integers(0, 10**6), st.lists(st.integers(0, 10**5), min_size=1, max_size=20))
 def test_allocation_sums_exactly_and_no_part_exceeds_its_weight(amount: int, weights: list[int]) -> None:
     amount = min(amount, sum(weights))
@@ -168,7 +185,7 @@ def test_a_percent_that_lands_exactly_on_a_half_rounds_up_in_the_cart(
 
 
 @settings(max_examples=150, deadline=None)
-@given(carts, wallets(max_size=5))
+@given(carts, budgeted_wallets(max_size=5))
 def test_the_best_combination_is_what_trying_every_stackable_subset_finds(
     cart: Cart, wallet: list[CouponSnapshot]
 ) -> None:
@@ -184,4 +201,8 @@ def test_the_best_combination_is_what_trying_every_stackable_subset_finds(
     # and a coupon left out alone is refused for a reason these wallets can produce
     for coupon in wallet:
         (alone,) = price(cart, [coupon], None, NOW).codes
-        assert alone.valid or alone.reason in (Reason.NO_ELIGIBLE_ITEMS, Reason.MIN_SPEND_NOT_MET)
+        assert alone.valid or alone.reason in (
+            Reason.NO_ELIGIBLE_ITEMS,
+            Reason.MIN_SPEND_NOT_MET,
+            Reason.BUDGET_EXHAUSTED,
+        )
