@@ -1,4 +1,8 @@
-"""`couponry bench` smoke check: the quick pricing part runs and its report carries figures and verdicts."""
+"""`couponry bench` smoke check: the quick pricing part runs and its report carries figures and verdicts.
+
+It does not judge the figures: on a busy machine a target may be missed, so a "no" verdict passes here.
+The targets themselves are measured by `couponry bench` and reported in bench/RESULTS.md.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import re
 from couponry.bench.suite import run_all
 
 
-def test_quick_pricing_report_has_numbers_and_targets() -> None:
+def test_quick_pricing_report_has_figures_and_a_verdict_per_target_met_or_not() -> None:
     report = run_all(quick=True, only={"pricing"})
 
     assert report.startswith("# Couponry benchmarks")

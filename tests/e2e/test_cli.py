@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -28,10 +30,10 @@ def test_migrate_is_safe_to_run_twice(db_url: str) -> None:
     assert "migrated" in cli(db_url, "migrate")
 
 
-def test_serve_demo_prints_an_admin_key_and_passes_the_contract_smoke_walk(
-    tmp_path: Path, db_url: str
-) -> None:
-    # given a demo server on this test's database
+@contextmanager
+def demo_server(tmp_path: Path, db_url: str) -> Iterator[tuple[str, str, list[str]]]:
+    """`couponry serve --demo` on this test's database: (base URL, the admin key it printed, every
+    line it printed up to the key), once it answers /healthz."""
     port = free_port()
     env = {**os.environ, "COUPONRY_DATABASE_URL": db_url, "COUPONRY_LOG_LEVEL": "WARNING"}
     process = subprocess.Popen(
@@ -43,41 +45,58 @@ def test_serve_demo_prints_an_admin_key_and_passes_the_contract_smoke_walk(
         cwd=tmp_path,
     )
     try:
-        lines = []
+        lines: list[str] = []
         assert process.stdout is not None
         while not (lines and lines[-1].startswith("cpn_")):
             line = process.stdout.readline()
             assert line, "serve --demo ended without printing a key"
             lines.append(line.strip())
-        key = lines[-1]
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        while True:
             try:
                 if httpx.get(base + "/healthz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
-                time.sleep(0.1)
-        # when
-        demo_codes = httpx.get(base + "/v1/coupons/WELCOME10", headers={"Authorization": f"Bearer {key}"})
-        if not SMOKE.exists():
-            pytest.skip(f"the public contract smoke test is not beside the checkout ({SMOKE})")
+                pass
+            assert time.monotonic() < deadline, "the demo server did not answer /healthz within 30 s"
+            time.sleep(0.1)
+        yield base, lines[-1], lines
+    finally:
+        process.terminate()
+        process.wait(15)
+        if process.stdout:
+            process.stdout.close()
+
+
+def test_serve_demo_prints_an_admin_key_and_serves_the_demo_codes(tmp_path: Path, db_url: str) -> None:
+    # given a demo server on this test's database
+    with demo_server(tmp_path, db_url) as (base, key, printed):
+        # when its admin key is used
+        auth = {"Authorization": f"Bearer {key}"}
+        demo_code = httpx.get(base + "/v1/coupons/WELCOME10", headers=auth)
+        listed = httpx.get(base + "/v1/campaigns", headers=auth)
+    # then the key is an admin's and the demo codes it printed exist
+    assert any("WELCOME10" in line for line in printed)
+    assert demo_code.status_code == 200 and demo_code.json()["code"] == "WELCOME10"
+    assert listed.status_code == 200
+
+
+def test_the_public_contract_smoke_walk_passes_against_the_demo_server(tmp_path: Path, db_url: str) -> None:
+    # given the public contract's smoke walk, which lives beside the checkout (../shared), not in it
+    if not SMOKE.exists():
+        pytest.skip(f"the public contract smoke walk is not beside this checkout ({SMOKE})")
+    with demo_server(tmp_path, db_url) as (base, key, _):
+        # when it walks the main path against the demo server
         smoke = subprocess.run(
             [sys.executable, str(SMOKE), "--base", base, "--key", key],
             capture_output=True,
             text=True,
             timeout=120,
         )
-        # then
-        assert demo_codes.status_code == 200
-        assert any("WELCOME10" in line for line in lines)
-        assert smoke.returncode == 0, smoke.stdout + smoke.stderr
-        assert "all steps pass" in smoke.stdout
-    finally:
-        process.terminate()
-        process.wait(15)
-        if process.stdout:
-            process.stdout.close()
+    # then every step passes
+    assert smoke.returncode == 0, smoke.stdout + smoke.stderr
+    assert "all steps pass" in smoke.stdout
 
 
 def test_a_revoked_key_is_refused_and_listed_as_revoked(db_url: str) -> None:

@@ -20,7 +20,7 @@ def redis_url() -> Iterator[str]:
     try:
         client.flushdb()
     except redis.RedisError as exc:  # pragma: no cover - depends on the machine
-        pytest.skip(f"Redis not reachable: {exc}")
+        pytest.fail(f"Redis is expected at {REDIS_URL} (scripts/test.sh starts it): {exc}")
     yield REDIS_URL
     client.flushdb()
     client.close()

@@ -73,6 +73,34 @@ def test_ties_go_to_fewer_coupons_then_to_the_earlier_coupon_in_the_wallet() -> 
     assert chosen(coupon("FIRST", AmountOff(700)), coupon("SECOND", AmountOff(700))) == ["FIRST"]
 
 
+def test_within_a_layer_a_store_coupon_goes_first_when_a_platform_amount_would_crowd_it_out() -> None:
+    # given 60.00 off from the platform, spread over both stores' lines if it came first, and 40.00
+    # from store s2, which then would find only 16.00 left on its line
+    platform = coupon("PLATFORM", AmountOff(6000), Stacking.ITEM)
+    store = coupon("S2", AmountOff(4000), Stacking.ITEM, issuer=Issuer("store", "s2"))
+    # when / then the store's coupon is asked for first and both take their whole amount
+    assert chosen(platform, store) == ["S2", "PLATFORM"]
+    assert saving(platform, store) == 10000
+
+
+def test_within_a_layer_a_platform_percent_goes_first_when_that_saves_more() -> None:
+    # given 10 % from the platform and 10.00 from store s2, both in the order layer
+    store = coupon("S2", AmountOff(1000), issuer=Issuer("store", "s2"))
+    percent = coupon("PCT", PercentOff(Fraction(10)))
+    # when / then 10 % of the whole cart, then the store's 10.00 (not 10 % of what the store left)
+    assert chosen(store, percent) == ["PCT", "S2"]
+    assert saving(store, percent) == 1000 + 1000
+
+
+def test_a_coupon_its_budget_cannot_pay_for_alone_is_used_where_what_it_takes_fits() -> None:
+    # given 10 % off with 9.00 of budget left (10.00 alone is too much) and 20.00 off in the item layer
+    item = coupon("ITEM", AmountOff(2000), Stacking.ITEM)
+    percent = coupon("PCT", PercentOff(Fraction(10)), limits=Limits(budget=900))
+    # when / then after the item coupon, 10 % of 80.00 is 8.00, which fits
+    assert chosen(percent, item) == ["ITEM", "PCT"]
+    assert saving(percent, item) == 2000 + 800
+
+
 def test_coupons_that_do_not_apply_are_left_out() -> None:
     wallet = (
         coupon("FAR", AmountOff(5000), conditions=Conditions(min_spend=50000)),

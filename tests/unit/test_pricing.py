@@ -96,6 +96,43 @@ def test_percent_coupon_is_rounded_half_up_on_the_qualifying_total() -> None:
     assert outcome.discount == 125 and parts(outcome) == {"1": 42, "2": 42, "3": 41}
 
 
+@pytest.mark.parametrize(
+    ("basket", "benefit", "expected"),
+    [
+        (cart(1005), PercentOff(Fraction(10)), {"1": 101}),
+        (cart(335, 335, 335), PercentOff(Fraction(10)), {"1": 34, "2": 34, "3": 33}),
+        (cart((5, 3)), PercentOff(Fraction(10)), {"1": 2}),
+        (cart(1), PercentOff(Fraction(50)), {"1": 1}),
+        (cart(4, 4, 4), PercentOff(Fraction(25, 2)), {"1": 1, "2": 1}),
+        (cart((1005, 1), (5000, 1)), PercentOff(Fraction(10), max_items=1), {"1": 101}),
+        (cart(1005), PercentOff(Fraction(10), max_amount=101), {"1": 101}),
+        (cart(1005), PercentOff(Fraction(10), max_amount=100), {"1": 100}),
+    ],
+    ids=[
+        "1005 at 10%",
+        "3 x 335 at 10%",
+        "3 x 5 at 10%",
+        "1 at 50%",
+        "3 x 4 at 12.5%",
+        "max_items",
+        "a cap at the rounded value",
+        "a cap below it",
+    ],
+)
+def test_a_percent_landing_exactly_on_a_half_rounds_up_on_the_total_then_caps(
+    basket: Cart, benefit: Benefit, expected: dict[str, int]
+) -> None:
+    (outcome,) = priced(basket, code("A", benefit))
+    assert parts(outcome) == expected and outcome.discount == sum(expected.values())
+
+
+def test_a_percent_on_what_an_item_coupon_left_rounds_an_exact_half_up() -> None:
+    # given 9.95 off the only line of 20.00 in the item layer, leaving 10.05
+    item, order = code("ITEM", AmountOff(995), Stacking.ITEM), code("PCT", PercentOff(Fraction(10)))
+    # when / then 10 % of 10.05 is 1.005: 1.01
+    assert [o.discount for o in priced(cart(2000), item, order)] == [995, 101]
+
+
 def test_percent_coupon_is_capped_at_max_amount() -> None:
     (outcome,) = priced(cart(30000, 10000), code("A", PercentOff(Fraction(20), max_amount=5000)))
     assert outcome.discount == 5000 and parts(outcome) == {"1": 3750, "2": 1250}

@@ -1,4 +1,9 @@
-"""Properties of the pricing core over generated carts and coupons (hypothesis)."""
+"""Properties of the pricing core over generated carts and coupons (hypothesis).
+
+The oracles are independent of the code under test (tests/unit/oracles.py): the rounding and allocation
+rules recomputed in integers, and a brute-force search for the best combination. Refused codes are not
+skipped: the reason is asserted.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,9 @@ from hypothesis import strategies as st
 from couponry.domain.best import best_combination
 from couponry.domain.cart import Cart, CartLine
 from couponry.domain.coupon import CouponSnapshot
-from couponry.domain.eligibility import covers, in_scope
 from couponry.domain.money import allocate, percent_of
 from couponry.domain.pricing import price
+from couponry.domain.reasons import Reason
 from couponry.domain.rules import (
     AmountOff,
     AmountPerItem,
@@ -28,6 +33,7 @@ from couponry.domain.rules import (
     Tier,
     Tiered,
 )
+from tests.unit.oracles import brute_force_best, half_up_percent, largest_remainder, one_code_alone
 
 NOW = datetime(2025, 6, 4, 12, 0, tzinfo=UTC)
 CATEGORIES = ("shoes", "bags", "hats")
@@ -87,6 +93,23 @@ def wallets(draw: st.DrawFn, max_size: int = 6) -> list[CouponSnapshot]:
     ]
 
 
+@st.composite
+def budgeted_wallets(draw: st.DrawFn, max_size: int = 5) -> list[CouponSnapshot]:
+    """Wallets whose campaigns may have a budget, partly used already."""
+    budgeted = []
+    for coupon in draw(wallets(max_size)):
+        budget = draw(st.none() | st.integers(0, 3000))
+        limits = replace(coupon.rules.limits, budget=budget)
+        budgeted.append(
+            replace(
+                coupon,
+                rules=replace(coupon.rules, limits=limits),
+                campaign_budget_used=draw(st.integers(0, budget or 0)),
+            )
+        )
+    return budgeted
+
+
 @given(st.integers(0, 10**6), st.lists(st.integers(0, 10**5), min_size=1, max_size=20))
 def test_allocation_sums_exactly_and_no_part_exceeds_its_weight(amount: int, weights: list[int]) -> None:
     amount = min(amount, sum(weights))
@@ -110,47 +133,76 @@ def test_discounts_sum_exactly_and_never_take_a_line_below_zero(
     assert result.total >= 0
 
 
-@settings(max_examples=300)
+@settings(max_examples=400)
 @given(carts, benefits, scopes, issuers)
-def test_a_single_code_takes_exactly_its_benefit_within_its_caps(
+def test_a_single_code_takes_exactly_what_the_rules_recomputed_in_integers_say(
     cart: Cart, benefit: Benefit, scope: Scope, issuer: Issuer
 ) -> None:
+    # given one unconditional code and what API.md's rules say it does, recomputed independently
     coupon = CouponSnapshot("A", CampaignRules("camp", "USD", benefit, issuer=issuer, scope=scope))
+    expected = one_code_alone(cart, benefit, scope, issuer)
+    # when
     (outcome,) = price(cart, [coupon], None, NOW).codes
-    if not outcome.valid:
-        return
-    qualifying = [ln for ln in cart.lines if covers(issuer, ln) and in_scope(scope, ln)]
-    total = sum(ln.amount for ln in qualifying)
-    touched = {part.line_id for part in outcome.lines}
-    assert touched <= {ln.id for ln in qualifying}
-    match benefit:
-        case AmountOff(amount=amount):
-            assert outcome.discount == min(amount, total)
-        case AmountPerItem(amount=amount, max_items=max_items):
-            units = sum(ln.quantity for ln in qualifying)
-            assert outcome.discount <= amount * (units if max_items is None else min(units, max_items))
-        case PercentOff(percent=percent, max_amount=cap, max_items=None):
-            assert outcome.discount == min(percent_of(total, percent), cap if cap is not None else total)
-        case PercentOff(percent=percent, max_amount=cap):
-            assert outcome.discount <= min(percent_of(total, percent), cap if cap is not None else total)
-        case FreeShipping(max_amount=cap):
-            assert outcome.shipping_discount == min(cart.shipping, cap if cap is not None else cart.shipping)
-        case Tiered(tiers=levels):
-            reached = max((t for t in levels if t.min_spend <= total), key=lambda t: t.min_spend)
-            assert outcome.discount == min(reached.amount, total)
+    # then a refusal names the expected reason, and a discount matches to the minor unit on every line
+    assert (outcome.valid, outcome.reason) == (expected.reason is None, expected.reason)
+    assert {part.line_id: part.discount for part in outcome.lines} == dict(expected.parts)
+    assert (outcome.discount, outcome.shipping_discount) == (expected.discount, expected.shipping)
+
+
+percents = st.integers(1, 1000).map(lambda p: Fraction(p, 10)) | st.sampled_from(
+    [Fraction(25, 2), Fraction(1, 3), Fraction(200, 3), Fraction(100)]
+)
+
+
+@given(st.integers(0, 10**9), percents)
+def test_percent_of_matches_the_half_up_rule_recomputed_in_integers(total: int, percent: Fraction) -> None:
+    assert percent_of(total, percent) == half_up_percent(total, percent)
+
+
+@settings(max_examples=200)
+@given(
+    st.integers(0, 20_000),
+    st.sampled_from([10, 30, 50, 70, 90]),
+    st.lists(st.integers(1, 5), min_size=1, max_size=5),
+)
+def test_a_percent_that_lands_exactly_on_a_half_rounds_up_in_the_cart(
+    tens: int, percent: int, weights: list[int]
+) -> None:
+    # given a qualifying total of 10 n + 5, spread over lines: an odd percent of ten lands on .5 exactly
+    total = 10 * tens + 5
+    amounts = largest_remainder(total, weights)
+    basket = Cart("USD", tuple(CartLine(str(i), amount, 1) for i, amount in enumerate(amounts)))
+    coupon = CouponSnapshot("A", CampaignRules("camp", "USD", PercentOff(Fraction(percent))))
+    # when
+    (outcome,) = price(basket, [coupon], None, NOW).codes
+    # then the discount is the exact value plus one half, and the lines share it by largest remainder
+    assert Fraction(total * percent, 100) % 1 == Fraction(1, 2)
+    assert outcome.discount == total * percent // 100 + 1
+    expected = largest_remainder(outcome.discount, amounts)
+    assert {p.line_id: p.discount for p in outcome.lines} == {
+        str(i): part for i, part in enumerate(expected) if part
+    }
 
 
 @settings(max_examples=150, deadline=None)
-@given(carts, wallets(max_size=10))
-def test_the_best_combination_is_never_worse_than_any_single_valid_coupon(
+@given(carts, budgeted_wallets(max_size=5))
+def test_the_best_combination_is_what_trying_every_stackable_subset_finds(
     cart: Cart, wallet: list[CouponSnapshot]
 ) -> None:
+    # given what the brute force over every stackable subset and request order finds
+    expected = brute_force_best(wallet, lambda coupons: price(cart, coupons, None, NOW))
+    # when
     best = best_combination(cart, wallet, None, NOW)
+    # then the same saving, from the same coupons, every one of them valid
     assert all(outcome.valid for outcome in best.codes)
-    by_code = {coupon.code: coupon for coupon in wallet}
-    assert best == price(cart, [by_code[outcome.code] for outcome in best.codes], None, NOW)
-    best_saving = best.discount + best.shipping_discount
+    assert best.discount + best.shipping_discount == expected.saving
+    chosen = sorted(next(p for p, c in enumerate(wallet) if c.code == o.code) for o in best.codes)
+    assert tuple(chosen) == expected.positions
+    # and a coupon left out alone is refused for a reason these wallets can produce
     for coupon in wallet:
-        alone = price(cart, [coupon], None, NOW)
-        if alone.valid:
-            assert best_saving >= alone.discount + alone.shipping_discount
+        (alone,) = price(cart, [coupon], None, NOW).codes
+        assert alone.valid or alone.reason in (
+            Reason.NO_ELIGIBLE_ITEMS,
+            Reason.MIN_SPEND_NOT_MET,
+            Reason.BUDGET_EXHAUSTED,
+        )

@@ -2,23 +2,29 @@
 
 Trying every subset and order is exponential, and this runs at checkout, so:
 1. every coupon is first priced alone; refused ones are dropped, and each keeps its standalone value
-   (discount + shipping discount);
+   (discount + shipping discount). One whose budget cannot pay for that value is kept for company,
+   where it may take less (after earlier layers) and fit;
 2. an exclusive coupon can only be used alone, so it competes as a singleton;
 3. the rest are grouped by stacking slot (layer, issuer), of which a cart takes at most one coupon
-   each, and only the best few of each group by standalone value are kept;
+   each, and only the best few of each group by standalone value are kept (those that fit their
+   budget alone first);
 4. a depth-first branch and bound takes one or none from each group, in application order. A coupon
    never saves more in company than alone (it applies to what is left), so a branch whose savings so
    far plus the best standalone values of the groups still open cannot beat the best found is cut.
-   A cap on benefit evaluations bounds the worst case.
+   Within a layer the request order matters (a platform coupon spread over every line first may leave
+   a store coupon less to take, and a percent takes less of what a store coupon left), so the search
+   runs once per order of the groups within each layer, the plain order first.
+   A cap on benefit evaluations, shared by those runs, bounds the worst case.
 The best single coupon is the starting point, so the answer is never worse than any coupon alone.
 Ties go to fewer coupons, then to coupons earlier in the wallet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby, islice, permutations, product
 
 from couponry.domain.benefits import discount
 from couponry.domain.cart import Cart
@@ -30,6 +36,7 @@ from couponry.domain.rules import Stacking
 
 TOP_PER_GROUP = 3
 MAX_EVALUATIONS = 300
+MAX_ORDERS = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +44,7 @@ class _Option:
     position: int  # in the wallet
     eligible: Eligible
     value: int  # saved when used alone
+    fits_alone: bool  # within its campaign's budget alone; in company it may take less and fit
 
 
 @dataclass(slots=True)
@@ -58,10 +66,13 @@ def best_combination(
     options = _standalone(cart, wallet, customer, now)
     best = _Best()
     for option in options:
-        best.offer(option.value, (option.position,))
+        if option.fits_alone:
+            best.offer(option.value, (option.position,))
     groups = _groups([o for o in options if o.eligible.coupon.rules.stacking != Stacking.EXCLUSIVE])
     if len(groups) > 1:
-        _search(cart, groups, best)
+        evaluations = [MAX_EVALUATIONS]
+        for ordered in islice(_orders_within_layers(groups), MAX_ORDERS):
+            _search(cart, ordered, best, evaluations)
     return price(cart, [wallet[p] for p in best.positions], customer, now)
 
 
@@ -80,8 +91,10 @@ def _standalone(
             continue
         parts, shipping_off = discount(eligible, cart.lines, originals, cart.shipping)
         value = sum(parts) + shipping_off
-        if value > 0 and fits_budget(coupon, value):
-            options.append(_Option(position, eligible, value))
+        fits_alone = fits_budget(coupon, value)
+        exclusive = coupon.rules.stacking == Stacking.EXCLUSIVE
+        if value > 0 and (fits_alone or not exclusive):
+            options.append(_Option(position, eligible, value, fits_alone))
     return options
 
 
@@ -92,35 +105,46 @@ def _groups(options: list[_Option]) -> list[list[_Option]]:
         rules = option.eligible.coupon.rules
         by_slot.setdefault((rules.stacking, rules.issuer.key), []).append(option)
     groups = [
-        sorted(group, key=lambda o: (-o.value, o.position))[:TOP_PER_GROUP] for group in by_slot.values()
+        sorted(group, key=lambda o: (not o.fits_alone, -o.value, o.position))[:TOP_PER_GROUP]
+        for group in by_slot.values()
     ]
     return sorted(groups, key=lambda g: application_layer(g[0].eligible.coupon.rules))
 
 
-def _search(cart: Cart, groups: list[list[_Option]], best: _Best) -> None:
-    """Branch and bound over one-or-none per group; the chosen positions come out in application
-    order, which is also the request order price() needs to reproduce the same discounts."""
+def _orders_within_layers(groups: list[list[_Option]]) -> Iterator[list[list[_Option]]]:
+    """The groups in application order, with every order of the groups that share a layer."""
+    layers = [
+        list(same) for _, same in groupby(groups, key=lambda g: application_layer(g[0].eligible.coupon.rules))
+    ]
+    for chosen in product(*(permutations(layer) for layer in layers)):
+        yield [group for layer in chosen for group in layer]
+
+
+def _search(cart: Cart, groups: list[list[_Option]], best: _Best, evaluations: list[int]) -> None:
+    """Branch and bound over one-or-none per group; the chosen positions come out in the order the
+    groups are given, which is also the request order price() needs to reproduce the same discounts.
+    `evaluations` is the budget of benefit evaluations left, shared with other runs."""
     lines = cart.lines
     bound_from = [0] * (len(groups) + 1)
     for g in range(len(groups) - 1, -1, -1):
-        bound_from[g] = bound_from[g + 1] + groups[g][0].value
-    evaluations = MAX_EVALUATIONS
+        bound_from[g] = bound_from[g + 1] + max(o.value for o in groups[g])
 
     def visit(g: int, remaining: list[int], shipping_left: int, saved: int, chosen: tuple[int, ...]) -> None:
-        nonlocal evaluations
         if saved + bound_from[g] < best.value:
             return
         if g == len(groups):
             best.offer(saved, chosen)
             return
         for option in groups[g]:
-            if evaluations <= 0:
+            if evaluations[0] <= 0:
                 break
-            evaluations -= 1
+            evaluations[0] -= 1
             parts, shipping_off = discount(option.eligible, lines, remaining, shipping_left)
             gained = sum(parts) + shipping_off
             if gained == 0:
                 continue  # saves nothing here: leaving it out does as well with one coupon fewer
+            if not fits_budget(option.eligible.coupon, gained):
+                continue  # its budget cannot pay for what it takes here
             rest = remaining.copy()
             for line_index, part in zip(option.eligible.lines, parts, strict=True):
                 rest[line_index] -= part
