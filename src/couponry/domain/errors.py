@@ -3,7 +3,8 @@
     CouponryError
     ├── InvalidInput                 422  bad input, names the field
     │   ├── InvalidCampaign          422  invalid_campaign
-    │   └── CodeSpaceTooSmall        422  code_space_too_small
+    │   ├── CodeSpaceTooSmall        422  code_space_too_small
+    │   └── InvalidSegment           422  invalid_segment
     ├── NotFound                     404  not_found
     ├── Conflict                     409
     │   ├── CodeTaken                409  code_taken
@@ -59,6 +60,13 @@ class CodeSpaceTooSmall(InvalidInput):
 
     code = "code_space_too_small"
     title = "Code space too small"
+
+
+class InvalidSegment(InvalidInput):
+    """A segment rule with an unknown field or operator, or a value of the wrong type."""
+
+    code = "invalid_segment"
+    title = "Invalid segment"
 
 
 class NotFound(CouponryError):
