@@ -166,3 +166,20 @@ def test_a_store_key_cannot_publish_another_stores_campaign(admin: httpx.Client,
     with server.client(create_key(server.database_url, "store", "s2")) as other_store:
         response = other_store.post(f"/v1/campaigns/{created['id']}/publications", json={"customer_ids": ids})
         assert response.status_code == 403
+
+
+REACHING_CUSTOMERS_ROUTES = [
+    ("post", "/v1/segments"),
+    ("get", "/v1/segments/{segment_id}"),
+    ("get", "/v1/segments/{segment_id}/customers"),
+    ("post", "/v1/campaigns/{campaign_id}/publications"),
+    ("get", "/v1/publications/{publication_id}"),
+    ("get", "/v1/publications/{publication_id}/export.csv"),
+]
+
+
+def test_the_segment_and_push_endpoints_are_documented_with_their_problems(server: Server) -> None:
+    paths = httpx.get(server.base + "/openapi.json").json()["paths"]
+    for method, path in REACHING_CUSTOMERS_ROUTES:
+        assert method in paths.get(path, {}), (method, path)
+        assert "application/problem+json" in paths[path][method]["responses"]["422"]["content"]
