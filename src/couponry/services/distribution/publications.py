@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from couponry.adapters.db.engine import Database
-from couponry.adapters.db.publishing import Issued, Recipient, enqueue_many, issue_batch
+from couponry.adapters.db.publishing import IssuedMail, Recipient, issue_batch
 from couponry.adapters.db.segments import load_segment, members_where
 from couponry.adapters.db.tables import campaigns, coupons, customers, jobs, publications, published_coupons
 from couponry.domain.codes import CodeConfig, check_code_space
@@ -33,7 +33,7 @@ from couponry.services.jobs import jobs as job_queue
 
 JOB_KIND = "publish"
 MAX_LISTED = 10_000
-BATCH = 2_000
+BATCH = 10_000  # customers per transaction: SQLite's write lock is held for well under a second
 EXPORT_HEADER = ("customer_id", "email", "code", "coupon_url")
 
 
@@ -167,8 +167,8 @@ def run_publication(db: Database, job: Any) -> None:
                 config=config,
                 recipients=recipients,
                 now=now,
+                mail=_mail(campaign, now) if pub.notify else None,
             )
-            _announce(conn, campaign, issued, notify=pub.notify, now=now)
             done += walked
             after = cursor
             conn.execute(update(jobs).where(jobs.c.id == job.id).values(done=done, heartbeat_at=now))
@@ -206,37 +206,13 @@ def _valid_until(campaign: Any, issued_at: datetime) -> str | None:
     return min(ends).isoformat() if ends else None
 
 
-def _announce(conn: Connection, campaign: Any, issued: list[Issued], *, notify: bool, now: datetime) -> None:
-    """The `coupon.issued` webhook events, and with `notify` the mails, in the batch's transaction."""
-    enqueue_many(
-        conn,
-        "event",
-        "coupon.issued",
-        [
-            (None, {"code": i.code, "campaign_id": campaign.id, "customer_id": i.customer_id}, None)
-            for i in issued
-        ],
-        now,
+def _mail(campaign: Any, now: datetime) -> IssuedMail:
+    """The `coupon_issued` mail's context (the outbox helper's template reads it)."""
+    return IssuedMail(
+        campaign_name=campaign.name,
+        valid_until=_valid_until(campaign, now),
+        url=lambda display, code, customer_id: coupon_url(display, customer_id, code=code),
     )
-    if not notify:
-        return
-    valid_until = _valid_until(campaign, now)
-    mails = [
-        (
-            i.customer_id,
-            {
-                "code": i.code,
-                "campaign_id": campaign.id,
-                "campaign_name": campaign.name,
-                "coupon_url": coupon_url(i.code, i.customer_id),
-                "valid_until": valid_until,
-            },
-            f"issued:{i.code}",
-        )
-        for i in issued
-        if i.recipient.email and i.recipient.consents  # delivery checks consent again when sending
-    ]
-    enqueue_many(conn, "mail", "coupon_issued", mails, now)
 
 
 # --- the CSV export -------------------------------------------------------------------------------
