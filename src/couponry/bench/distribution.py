@@ -53,8 +53,8 @@ _CLAIMS = (
     "SELECT :campaign, id, code, 'raw', :now FROM raw_codes"
 )
 _COUPONS = (
-    "INSERT INTO coupons (code, display_code, campaign_id, customer_id, issued_at, redeemed_count, held_count) "
-    "SELECT code, code, :campaign, id, :now, 0, 0 FROM raw_codes"
+    "INSERT INTO coupons (code, display_code, campaign_id, customer_id, issued_at, redeemed_count, "
+    "held_count) SELECT code, code, :campaign, id, :now, 0, 0 FROM raw_codes"
 )
 _OUTBOX = (
     "INSERT INTO outbox (id, kind, type, customer_id, payload, dedupe_key, status, attempts, available_at, "

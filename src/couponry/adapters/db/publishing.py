@@ -227,8 +227,8 @@ def _sqlite(conn: Connection, batch: _Batch) -> tuple[dict[str, str], set[str]]:
     # ids and JSON are made by SQLite itself, in C; parameters are streamed (generators), not listed, so
     # the garbage collector is not woken by a hundred thousand live tuples
     raw.executemany(
-        "INSERT INTO outbox (id, kind, type, customer_id, payload, dedupe_key, status, attempts, available_at, "
-        "created_at) VALUES (lower(hex(randomblob(16))), 'event', 'coupon.issued', NULL, "
+        "INSERT INTO outbox (id, kind, type, customer_id, payload, dedupe_key, status, attempts, "
+        "available_at, created_at) VALUES (lower(hex(randomblob(16))), 'event', 'coupon.issued', NULL, "
         "json_object('code', ?, 'campaign_id', ?, 'customer_id', ?), NULL, 'pending', 0, ?, ?)",
         ((display, batch.campaign_id, r.customer_id, now, now) for r, _, display in written),
     )
@@ -236,7 +236,8 @@ def _sqlite(conn: Connection, batch: _Batch) -> tuple[dict[str, str], set[str]]:
         raw.executemany(
             "INSERT INTO outbox (id, kind, type, customer_id, payload, dedupe_key, status, attempts, "
             "available_at, created_at) VALUES (lower(hex(randomblob(16))), 'mail', 'coupon_issued', ?, "
-            "json_object('code', ?, 'campaign_id', ?, 'campaign_name', ?, 'coupon_url', ?, 'valid_until', ?), "
+            "json_object('code', ?, 'campaign_id', ?, 'campaign_name', ?, 'coupon_url', ?, "
+            "'valid_until', ?), "
             "'issued:' || ?, 'pending', 0, ?, ?) ON CONFLICT DO NOTHING",
             (
                 (r.customer_id, display, batch.campaign_id, batch.mail.campaign_name, url,
@@ -265,16 +266,30 @@ def _redraw(conn: Connection, batch: _Batch, config: CodeConfig, customer_id: st
         )
         .values(code=code)
     )
-    base = {"status": "pending", "attempts": 0, "available_at": batch.now, "created_at": batch.now}
-    conn.execute(
-        insert(outbox).values(id=uuid.uuid4().hex, kind="event", type="coupon.issued",
-                              payload=batch.event_payload(display, customer_id), **base)
-    )  # fmt: skip
     batch.display[code] = display
+    base = {"status": "pending", "attempts": 0, "available_at": batch.now, "created_at": batch.now}
+    rows = [
+        {
+            **base,
+            "id": uuid.uuid4().hex,
+            "kind": "event",
+            "type": "coupon.issued",
+            "customer_id": None,
+            "payload": batch.event_payload(display, customer_id),
+            "dedupe_key": None,
+        }
+    ]
     if (url := batch.mail_url(recipient, code)) is not None:
-        conn.execute(
-            insert(outbox).values(id=uuid.uuid4().hex, kind="mail", type="coupon_issued", customer_id=customer_id,
-                                  payload=batch.mail_payload(display, customer_id, url),
-                                  dedupe_key=f"issued:{display}", **base)
-        )  # fmt: skip
+        rows.append(
+            {
+                **base,
+                "id": uuid.uuid4().hex,
+                "kind": "mail",
+                "type": "coupon_issued",
+                "customer_id": customer_id,
+                "payload": batch.mail_payload(display, customer_id, url),
+                "dedupe_key": f"issued:{display}",
+            }
+        )
+    conn.execute(insert(outbox), rows)
     return Issued(customer_id, display)

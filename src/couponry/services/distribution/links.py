@@ -14,9 +14,9 @@ from functools import cache
 from urllib.parse import quote
 
 from couponry.domain.codes import normalize
+from couponry.settings import Settings, get_settings
 
 _URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")  # every generated code: no quoting needed
-from couponry.settings import Settings, get_settings
 
 
 @cache
