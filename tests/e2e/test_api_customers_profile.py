@@ -48,6 +48,7 @@ def test_referred_by_names_another_customer_on_the_first_put_only(admin: httpx.C
     )
     later = admin.put(f"/v1/customers/{invitee}", json={"referred_by": other["referral_code"], "name": "X"})
     assert later.status_code == 422 and later.json()["field"] == "referred_by"
+    assert later.json()["code"] == "invalid_request"
     after = admin.get(f"/v1/customers/{invitee}").json()
     assert after["referred_by"] == inviter["referral_code"] and after["name"] is None
 

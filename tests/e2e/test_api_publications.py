@@ -152,6 +152,7 @@ def test_bad_publications_are_refused_and_write_nothing(admin: httpx.Client, ser
         response = admin.post(url, json=body)
         assert response.status_code == 422, (body, response.text)
         assert response.json()["field"] == field, body
+        assert response.json()["code"] == "invalid_request", body
     assert admin.post("/v1/campaigns/nope/publications", json={"customer_ids": ids}).status_code == 404
     assert database_fingerprint(server.database_url) == before
     assert admin.get("/v1/publications/nope").status_code == 404
