@@ -33,7 +33,7 @@ from couponry.services.jobs import jobs as job_queue
 
 JOB_KIND = "publish"
 MAX_LISTED = 10_000
-BATCH = 10_000  # customers per transaction: SQLite's write lock is held for well under a second
+BATCH = 10_000  # customers per transaction (on SQLite the write lock is held about a second per batch)
 EXPORT_HEADER = ("customer_id", "email", "code", "coupon_url")
 
 
@@ -46,18 +46,19 @@ def create_publication(
     if (segment_id is None) == (listed is None):
         raise InvalidInput("segment_id", "give either segment_id or customer_ids")
     notify = bool(body.get("notify", False))
-    with db.write() as conn:
-        campaign = load_visible(conn, actor, campaign_id)
-        if campaign.status == "archived":
-            raise InvalidState("an archived campaign cannot be published", code="campaign_archived")
-        if segment_id is not None:
+    if segment_id is not None:  # counted before the write transaction: on SQLite it holds the write lock
+        with db.read() as conn:
             segment = load_segment(conn, segment_id)
             if segment is None:
                 raise InvalidInput("segment_id", f"no segment {segment_id}")
             total = conn.execute(
                 select(func.count()).select_from(customers).where(members_where(conn, segment, now))
             ).scalar_one()
-        else:
+    with db.write() as conn:
+        campaign = load_visible(conn, actor, campaign_id)
+        if campaign.status == "archived":
+            raise InvalidState("an archived campaign cannot be published", code="campaign_archived")
+        if segment_id is None:
             listed = _checked_list(conn, listed)
             total = len(listed)
         check_code_space(CodeConfig.from_dict(campaign.definition.get("code_config")), max(total, 1))
