@@ -8,11 +8,13 @@ from typing import Annotated
 import typer
 
 from couponry.cli_codes import codes_app
+from couponry.cli_customers import customers_app
 
 app = typer.Typer(help="Couponry: coupon campaigns, codes, validation and redemption.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(codes_app, name="codes")
+app.add_typer(customers_app, name="customers")
 
 
 def _database():  # noqa: ANN202
@@ -127,7 +129,7 @@ def serve(
 def bench(
     quick: Annotated[bool, typer.Option(help="smaller runs, for a smoke check")] = False,
     only: Annotated[
-        str | None, typer.Option(help="comma-separated: pricing,validation,redemption,codes")
+        str | None, typer.Option(help="comma-separated: pricing,validation,redemption,codes,distribution")
     ] = None,
     output: Annotated[str | None, typer.Option(help="also write the report to this Markdown file")] = None,
 ) -> None:

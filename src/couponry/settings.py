@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     run_background_workers: bool = True
     db_pool_size: int = 10
     log_level: str = "INFO"
+    # links in mails and exports (coupon pages) start with this; a personal coupon's link carries a
+    # token signed with secret_key (set it in production; the default is derived from the database URL)
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: str | None = None
 
 
 @lru_cache

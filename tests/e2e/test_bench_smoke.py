@@ -23,3 +23,13 @@ def test_quick_pricing_report_has_figures_and_a_verdict_per_target_met_or_not() 
     assert re.search(r"\| <= 5\.0 ms \| (yes|\*\*no\*\*) \|", report)
     assert re.search(r"\| <= 1\.5 ms \| (yes|\*\*no\*\*) \|", report)
     assert "## Validation" not in report  # only the part asked for ran
+
+
+def test_quick_distribution_report_compares_push_and_segment_count_with_raw_sql() -> None:
+    report = run_all(quick=True, only={"distribution"})
+
+    assert "## Reaching customers" in report
+    assert "FAILED" not in report
+    assert re.search(
+        r"sqlite: seconds to push a campaign to 5,000 customers .*\| [0-9.]+ s \| [0-9.]+ s \|", report
+    )

@@ -6,7 +6,9 @@ through pgbench, or the plainest bulk insert), with the ratio and the target fro
 - pricing: the pricing core in process (pricing_core.py);
 - validation: a 20-line cart with 3 codes over HTTP at 32 clients, SQLite and PostgreSQL;
 - redemption: a hot open code and 100,000 distinct personal codes, PostgreSQL, 4 server processes;
-- codes: generating and storing 1,000,000 codes, SQLite and PostgreSQL (codes_core.py).
+- codes: generating and storing 1,000,000 codes, SQLite and PostgreSQL (codes_core.py);
+- distribution: a push to 100,000 customers (SQLite, PostgreSQL) and a segment count over
+  1,000,000 customers (PostgreSQL), each beside the same rows or condition in raw SQL.
 
 `run_all(quick, only)` returns the report as Markdown. Quick mode runs each part for seconds.
 """
@@ -23,7 +25,7 @@ from datetime import UTC, datetime
 
 from couponry.bench.common import Section, machine, postgres_version
 
-PARTS = ("pricing", "validation", "redemption", "codes")
+PARTS = ("pricing", "validation", "redemption", "codes", "distribution")
 
 
 def _runner(name: str) -> Callable[[bool], Section]:
@@ -33,6 +35,8 @@ def _runner(name: str) -> Callable[[bool], Section]:
         from couponry.bench.validation import run
     elif name == "redemption":
         from couponry.bench.redemption import run
+    elif name == "distribution":
+        from couponry.bench.distribution import run
     else:
         from couponry.bench.codes import run
     return run

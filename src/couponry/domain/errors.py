@@ -1,9 +1,10 @@
 """The one exception family of Couponry. Every error carries a stable snake_case `code`.
 
     CouponryError
-    ├── InvalidInput                 422  bad input, names the field
+    ├── InvalidInput                 422  invalid_request: bad input, names the field
     │   ├── InvalidCampaign          422  invalid_campaign
-    │   └── CodeSpaceTooSmall        422  code_space_too_small
+    │   ├── CodeSpaceTooSmall        422  code_space_too_small
+    │   └── InvalidSegment           422  invalid_segment
     ├── NotFound                     404  not_found
     ├── Conflict                     409
     │   ├── CodeTaken                409  code_taken
@@ -39,7 +40,7 @@ class CouponryError(Exception):
 class InvalidInput(CouponryError):
     """Input that is well-formed JSON but cannot be accepted."""
 
-    code = "invalid_input"
+    code = "invalid_request"  # shared/API.md: malformed input is 422 invalid_request naming the field
     title = "Invalid input"
 
     def __init__(self, field: str, detail: str, *, code: str | None = None) -> None:
@@ -59,6 +60,13 @@ class CodeSpaceTooSmall(InvalidInput):
 
     code = "code_space_too_small"
     title = "Code space too small"
+
+
+class InvalidSegment(InvalidInput):
+    """A segment rule with an unknown field or operator, or a value of the wrong type."""
+
+    code = "invalid_segment"
+    title = "Invalid segment"
 
 
 class NotFound(CouponryError):

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, select
 
 from couponry.adapters.db.campaign_rules import rules_from_row
+from couponry.adapters.db.segments import with_segments
 from couponry.adapters.db.tables import campaigns, coupons, customer_usage, customers
 from couponry.domain.codes import normalize
 from couponry.domain.coupon import CouponSnapshot, CustomerProfile, UnknownCoupon
@@ -85,6 +86,7 @@ def load_snapshots(
                 customer = _profile(customer_id, row if row.customer_known else None)
     if customer is None:  # no code was known: the profile still comes back, from its own query
         customer = load_customer(conn, customer_id)
+    customer = with_segments(conn, found.values(), customer)
     snapshots = [
         found.get(n, UnknownCoupon(raw)) if n else UnknownCoupon(raw)
         for n, raw in zip(normalized, codes, strict=True)

@@ -272,3 +272,49 @@ outbox = Table(
     Column("last_error", Text),
     Index("ix_outbox_status_available", "status", "available_at"),
 )
+
+# --- reaching customers: profile columns, segments, publications -----------------------------------
+# Customers gain sign-up and last-order times (time rules of segments read them), a referral code of
+# their own (a namespace of its own: never a coupon code) and who referred them.
+customers.append_column(Column("signed_up_at", UTC))  # NULL until the first PUT (events may come first)
+customers.append_column(Column("last_order_at", UTC))
+customers.append_column(Column("referral_code", String(32), unique=True))
+customers.append_column(Column("referred_by", String(32)))  # the inviter's referral code
+customers.append_column(Column("referrer_id", String(100), index=True))  # the inviter's customer id
+
+# A segment is immutable: its rules (data, see domain/segments.py) are evaluated in SQL when used.
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("match", String(8), nullable=False),  # all | any
+    Column("rules", JSON, nullable=False),
+    Column("created_at", UTC, nullable=False),
+)
+
+publications = Table(
+    "publications",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("campaign_id", String(32), nullable=False, index=True),
+    Column("segment_id", String(32)),
+    Column("customer_ids", JSON),  # the list a publication was given instead of a segment
+    Column("notify", Boolean, nullable=False),
+    Column("job_id", String(32), nullable=False),
+    Column("issued", Integer, nullable=False, server_default="0"),
+    Column("created_at", UTC, nullable=False),
+)
+
+# One row per customer a campaign was published to: the primary key is what makes "never a second
+# coupon of this campaign from a publication" hold when two publications run at once.
+published_coupons = Table(
+    "published_coupons",
+    metadata,
+    Column("campaign_id", String(32), primary_key=True),
+    Column("customer_id", String(100), primary_key=True),
+    Column("code", String(64), nullable=False),
+    Column("publication_id", String(32), nullable=False),
+    Column("issued_at", UTC, nullable=False),
+    Index("ix_published_coupons_publication", "publication_id", "customer_id"),  # the CSV export
+)

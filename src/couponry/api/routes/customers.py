@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from couponry.api.deps import ActorDep, DbDep, NowDep
 from couponry.api.responses import PROBLEMS
@@ -20,6 +20,10 @@ class CustomerIn(BaseModel):
     tags: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = []
     attributes: dict[str, Any] = {}
     marketing_consent: bool = False
+    signed_up_at: AwareDatetime | None = Field(None, description="Default: the time of the first PUT")
+    referred_by: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = Field(
+        None, description="Another customer's referral code; taken on the customer's first PUT only"
+    )
 
 
 class EventIn(BaseModel):
@@ -28,6 +32,7 @@ class EventIn(BaseModel):
     order_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     amount: Annotated[int, Field(strict=True, ge=0)] | None = None
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    occurred_at: AwareDatetime | None = Field(None, description="When it happened (default: when received)")
 
 
 @router.put("/customers/{customer_id}")

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, case, func, literal, or_, select, update
 
 from couponry.adapters.db.dialect import insert_ignoring_conflicts
 from couponry.adapters.db.engine import Database
+from couponry.adapters.db.tables import UTC as UTC_TYPE
 from couponry.adapters.db.tables import customers, events
 from couponry.domain.errors import InvalidInput, NotFound
 from couponry.services.access.actors import Actor, Permission
+from couponry.services.customers.profiles import (
+    PROFILE_FIELDS,
+    Refused,
+    check_profile,
+    new_referral_code,
+    save_profiles,
+)
 
-PROFILE_FIELDS = ("email", "name", "birthday", "tags", "attributes", "marketing_consent")
 EVENT_TYPES = ("order.completed", "order.refunded", "customer.created")
 
 
@@ -22,6 +28,10 @@ def customer_body(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
         **{f: getattr(row, f) for f in PROFILE_FIELDS},
+        "signed_up_at": row.signed_up_at,
+        "last_order_at": row.last_order_at,
+        "referral_code": row.referral_code,
+        "referred_by": row.referred_by,
         "order_count": row.order_count,
         "total_spent": row.total_spent,
         "created_at": row.created_at,
@@ -29,19 +39,21 @@ def customer_body(row: Any) -> dict[str, Any]:
     }
 
 
-def _blank(customer_id: str, now: datetime) -> dict[str, Any]:
-    return {
-        "id": customer_id,
-        "tags": [],
-        "attributes": {},
-        "marketing_consent": False,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
 def _ensure(conn: Connection, customer_id: str, now: datetime) -> None:
-    insert_ignoring_conflicts(conn, customers, _blank(customer_id, now))
+    """A customer first seen in an order event: no profile yet, so no sign-up time until its first PUT."""
+    insert_ignoring_conflicts(
+        conn,
+        customers,
+        {
+            "id": customer_id,
+            "tags": [],
+            "attributes": {},
+            "marketing_consent": False,
+            "referral_code": new_referral_code(),
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
 
 
 def put_customer(
@@ -49,19 +61,13 @@ def put_customer(
 ) -> tuple[bool, dict[str, Any]]:
     """Create or replace the profile (order counters are left alone); returns (created, body)."""
     actor.require(Permission.MANAGE_CUSTOMERS)
-    values = {f: profile.get(f) for f in PROFILE_FIELDS}
-    values["tags"] = values["tags"] or []
-    values["attributes"] = values["attributes"] or {}
-    values["marketing_consent"] = bool(values["marketing_consent"])
-    module = postgresql if db.is_postgres else sqlite
+    checked = check_profile(profile)
     with db.write() as conn:
-        existed = (
-            conn.execute(select(customers.c.id).where(customers.c.id == customer_id)).first() is not None
-        )
-        stmt = module.insert(customers).values(**{**_blank(customer_id, now), **values})
-        conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={**values, "updated_at": now}))
+        (result,) = save_profiles(conn, [(customer_id, checked)], now)
+        if isinstance(result, Refused):
+            raise result.error
         row = conn.execute(select(customers).where(customers.c.id == customer_id)).one()
-        return not existed, customer_body(row)
+        return result.created, customer_body(row)
 
 
 def get_customer(db: Database, actor: Actor, customer_id: str) -> dict[str, Any]:
@@ -74,7 +80,10 @@ def get_customer(db: Database, actor: Actor, customer_id: str) -> dict[str, Any]
 
 
 def record_event(db: Database, actor: Actor, event: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """Apply an event once: (type, order or customer id) is unique, so a redelivery changes nothing."""
+    """Apply an event once: (type, order or customer id) is unique, so a redelivery changes nothing.
+
+    `occurred_at` (default: now) is when it happened: the last order time is the latest order's, so
+    events that arrive late or out of order leave it right."""
     actor.require(Permission.SEND_EVENTS)
     kind = event.get("type")
     if kind not in EVENT_TYPES:
@@ -85,33 +94,61 @@ def record_event(db: Database, actor: Actor, event: dict[str, Any], now: datetim
     ref = customer_id if kind == "customer.created" else event.get("order_id")
     if not ref:
         raise InvalidInput("order_id", f"is required for {kind}")
-    amount = event.get("amount") or 0
-    if kind != "customer.created" and (not isinstance(amount, int) or isinstance(amount, bool) or amount < 0):
+    amount = event.get("amount")
+    if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool) or amount < 0):
         raise InvalidInput("amount", "must be a non-negative integer in minor units")
+    occurred_at = _occurred_at(event.get("occurred_at"), now)
+    payload = {**event, "occurred_at": occurred_at.isoformat()}
     with db.write() as conn:
         fresh = insert_ignoring_conflicts(
             conn,
             events,
-            {"type": kind, "ref": ref, "customer_id": customer_id, "payload": event, "received_at": now},
+            {"type": kind, "ref": ref, "customer_id": customer_id, "payload": payload, "received_at": now},
         )
         if fresh:
             _ensure(conn, customer_id, now)
             if kind == "order.completed":
-                _count_order(conn, customer_id, +1, amount, now)
+                _count_order(conn, customer_id, +1, amount or 0, now, occurred_at)
             elif kind == "order.refunded":
-                _count_order(conn, customer_id, -1, -amount, now)
+                if amount is None:  # the whole order: what it was completed with
+                    amount = _completed_amount(conn, ref)
+                _count_order(conn, customer_id, -1, -amount, now, None)
     return {"accepted": True, "duplicate": not fresh, "type": kind, "ref": ref}
 
 
-def _count_order(conn: Connection, customer_id: str, orders: int, spent: int, now: datetime) -> None:
-    conn.execute(
-        update(customers)
-        .where(customers.c.id == customer_id)
-        .values(
-            order_count=func.max(customers.c.order_count + orders, 0)
-            if conn.dialect.name == "sqlite"
-            else func.greatest(customers.c.order_count + orders, 0),
-            total_spent=customers.c.total_spent + spent,
-            updated_at=now,
+def _occurred_at(value: Any, now: datetime) -> datetime:
+    if value is None:
+        return now
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidInput("occurred_at", "must be an RFC 3339 time") from None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise InvalidInput("occurred_at", "must be an RFC 3339 time with an offset")
+    return value.astimezone(UTC)
+
+
+def _completed_amount(conn: Connection, order_id: str) -> int:
+    payload = conn.execute(
+        select(events.c.payload).where(events.c.type == "order.completed", events.c.ref == order_id)
+    ).scalar_one_or_none()
+    return int((payload or {}).get("amount") or 0)
+
+
+def _count_order(
+    conn: Connection, customer_id: str, orders: int, spent: int, now: datetime, ordered_at: datetime | None
+) -> None:
+    greatest = func.max if conn.dialect.name == "sqlite" else func.greatest
+    values: dict[str, Any] = {
+        "order_count": greatest(customers.c.order_count + orders, 0),
+        "total_spent": greatest(customers.c.total_spent + spent, 0),
+        "updated_at": now,
+    }
+    if ordered_at is not None:
+        at = literal(ordered_at, UTC_TYPE)
+        values["last_order_at"] = case(
+            (or_(customers.c.last_order_at.is_(None), customers.c.last_order_at < at), at),
+            else_=customers.c.last_order_at,
         )
-    )
+    conn.execute(update(customers).where(customers.c.id == customer_id).values(**values))

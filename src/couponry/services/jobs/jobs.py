@@ -97,6 +97,10 @@ def run(db: Database, job: Any) -> None:
     try:
         if job.kind == "generate_codes":
             _generate_codes(db, job)
+        elif job.kind == "publish":
+            from couponry.services.distribution.publications import run_publication
+
+            run_publication(db, job)
         else:
             raise ValueError(f"unknown job kind {job.kind!r}")
     except Exception as exc:  # a job's failure is recorded, never lost

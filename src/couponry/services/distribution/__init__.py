@@ -1,0 +1,1 @@
+"""Getting coupons to customers: segments and publications (push)."""
