@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 poll_seconds=settings.job_poll_seconds,
                 sweep_seconds=settings.sweep_interval_seconds,
                 idempotency_retention=timedelta(hours=settings.idempotency_retention_hours),
+                job_lease=timedelta(seconds=settings.job_lease_seconds),
             )
             worker.start()
         # Everything alive now (modules, the app, pools) lives as long as the process: keep it out of
