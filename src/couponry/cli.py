@@ -70,7 +70,7 @@ def keys_list() -> None:
 def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="the key's id (see `couponry keys list`)")],
 ) -> None:
-    """Revoke an API key: it is refused from now on (within 10 s in servers that used it just now)."""
+    """Revoke an API key: every server process refuses it within a second."""
     from couponry.domain.errors import CouponryError
     from couponry.services.access.keys import revoke_key
     from couponry.services.ids import utcnow

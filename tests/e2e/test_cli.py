@@ -93,12 +93,12 @@ def test_a_revoked_key_is_refused_and_listed_as_revoked(db_url: str) -> None:
             )
             # when it is revoked
             assert f"revoked {key_id}" in cli(db_url, "keys", "revoke", key_id)
-            # then, once the server's 10 s cache of resolved keys has passed, it is refused
-            deadline = time.monotonic() + 15
+            # then it is refused within a second (the server's cache of resolved keys notices it)
+            deadline = time.monotonic() + 1
             while (
                 status := pos.get("/v1/coupons/NOSUCHCODE").status_code
             ) != 401 and time.monotonic() < deadline:
-                time.sleep(0.5)
+                time.sleep(0.05)
     assert status == 401
     assert "revoked" in next(
         line for line in cli(db_url, "keys", "list").splitlines() if line.startswith(key_id)
