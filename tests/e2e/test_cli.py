@@ -45,11 +45,11 @@ def test_serve_demo_prints_an_admin_key_and_passes_the_contract_smoke_walk(
     try:
         lines = []
         assert process.stdout is not None
-        while not (lines and lines[-1].startswith("cpn_")):
+        while not (lines and "cpn_" in lines[-1]):
             line = process.stdout.readline()
             assert line, "serve --demo ended without printing a key"
             lines.append(line.strip())
-        key = lines[-1]
+        key = next(word for word in lines[-1].split() if word.startswith("cpn_"))
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
