@@ -6,8 +6,9 @@ writers) and a fresh token. Every batch of codes it stores carries, in the same 
 progress (`done`) and the renewal of its lease, fenced by the token: progress and stored codes cannot
 disagree, and a worker whose lease was taken over (it was presumed dead) cannot write another code or
 touch the job. A job whose lease ran out is claimed again and continues from `done`; one interrupted
-MAX_ATTEMPTS times is marked failed rather than retried for ever. A worker asked to stop (server shutdown)
-hands its job back to the queue after the batch it is storing.
+MAX_ATTEMPTS times (its worker died each time) is marked failed rather than retried for ever. A worker
+asked to stop (server shutdown) hands its job back to the queue after the batch it is storing; that
+does not count as an interruption.
 """
 
 from __future__ import annotations
@@ -163,8 +164,8 @@ def run(
             raise ValueError(f"unknown job kind {job.kind!r}")
     except LeaseLost:
         log.warning("job %s was taken over by another worker; this one stops", job.id)
-    except Interrupted:
-        _finish(db, job, status="queued")
+    except Interrupted:  # handed back in good order: not an interruption that counts against the job
+        _finish(db, job, status="queued", attempts=jobs.c.attempts - 1)
     except Exception as exc:  # a job's failure is recorded, never lost
         log.exception("job %s failed", job.id)
         _finish(db, job, status="failed", error=f"{type(exc).__name__}: {exc}", finished_at=utcnow())
