@@ -107,7 +107,7 @@ def serve(
         for line in seed_demo(db):
             typer.echo(f"demo campaign  {line}")
         _, secret = create_key(db, role="admin", name="demo admin", store_id=None, now=utcnow())
-        _announce_when_up(f"http://{host}:{port}", secret, _save_demo_key(secret))
+        _announce_when_up(host, port, secret, _save_demo_key(secret))
     db.dispose()
     if workers > 1:
         prepare_multiprocess_dir()
@@ -135,18 +135,21 @@ def _save_demo_key(secret: str) -> Path:
     return path
 
 
-def _announce_when_up(base: str, secret: str, key_file: Path) -> None:
+def _announce_when_up(host: str, port: int, secret: str, key_file: Path) -> None:
     """Print the demo's address and admin key in a frame once the server answers, after uvicorn's
     start-up lines, so it is the last thing on the console until the first request comes in."""
     import threading
     import time
     import urllib.request
 
+    base = f"http://{host}:{port}"
+    probe = f"http://127.0.0.1:{port}/healthz" if host in ("0.0.0.0", "::", "") else f"{base}/healthz"
+
     def announce() -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:  # urllib rather than httpx, which would log this request on the server's console
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as answer:
+                with urllib.request.urlopen(probe, timeout=1) as answer:
                     if answer.status == 200:
                         break
             except OSError:
