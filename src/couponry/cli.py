@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -72,7 +73,7 @@ def keys_list() -> None:
 def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="the key's id (see `couponry keys list`)")],
 ) -> None:
-    """Revoke an API key: it is refused from now on (within 10 s in servers that used it just now)."""
+    """Revoke an API key: every server process refuses it within a second."""
     from couponry.domain.errors import CouponryError
     from couponry.services.access.keys import revoke_key
     from couponry.services.ids import utcnow
@@ -108,8 +109,7 @@ def serve(
         for line in seed_demo(db):
             typer.echo(f"demo campaign  {line}")
         _, secret = create_key(db, role="admin", name="demo admin", store_id=None, now=utcnow())
-        typer.echo(f"demo shop ready at http://{host}:{port}/docs — admin key:")
-        typer.echo(secret)
+        _announce_when_up(host, port, secret, _save_demo_key(secret))
     db.dispose()
     if workers > 1:
         prepare_multiprocess_dir()
@@ -123,6 +123,55 @@ def serve(
         log_config=None,
         timeout_graceful_shutdown=5,
     )
+
+
+DEMO_KEY_FILE = "couponry-demo-key.txt"
+
+
+def _save_demo_key(secret: str) -> Path:
+    """Write the demo's admin key to a file in the working directory, readable by its owner only."""
+    path = Path(DEMO_KEY_FILE).resolve()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secret + "\n")
+    return path
+
+
+def _announce_when_up(host: str, port: int, secret: str, key_file: Path) -> None:
+    """Print the demo's address and admin key in a frame once the server answers, after uvicorn's
+    start-up lines, so it is the last thing on the console until the first request comes in."""
+    import threading
+    import time
+    import urllib.request
+
+    base = f"http://{host}:{port}"
+    probe = f"http://127.0.0.1:{port}/healthz" if host in ("0.0.0.0", "::", "") else f"{base}/healthz"
+
+    def announce() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:  # urllib rather than httpx, which would log this request on the server's console
+                with urllib.request.urlopen(probe, timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        else:
+            return
+        time.sleep(0.3)  # let the log line of that health check go out first
+        lines = [
+            f"Couponry demo shop: {base}  (interactive API docs: {base}/docs)",
+            "Admin API key:",
+            f"    {secret}",
+            f"also saved in {key_file}",
+        ]
+        width = max(map(len, lines)) + 2
+        frame = "+" + "-" * width + "+"
+        body = "\n".join(f"| {line.ljust(width - 2)} |" for line in lines)
+        typer.echo(f"\n{frame}\n{body}\n{frame}\n")
+
+    threading.Thread(target=announce, name="couponry-demo-announce", daemon=True).start()
 
 
 @app.command()

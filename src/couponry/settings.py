@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = 20.0
     idempotency_retention_hours: float = 24.0
     job_poll_seconds: float = 1.0
+    # a running job's worker renews its lease with every batch it stores; a job whose lease has run out
+    # (its worker died) is taken over by another worker, which continues where it stopped
+    job_lease_seconds: float = 30.0
     run_background_workers: bool = True
     db_pool_size: int = 10
     log_level: str = "INFO"

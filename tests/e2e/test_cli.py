@@ -47,10 +47,11 @@ def demo_server(tmp_path: Path, db_url: str) -> Iterator[tuple[str, str, list[st
     try:
         lines: list[str] = []
         assert process.stdout is not None
-        while not (lines and lines[-1].startswith("cpn_")):
+        while not (lines and "cpn_" in lines[-1]):
             line = process.stdout.readline()
             assert line, "serve --demo ended without printing a key"
             lines.append(line.strip())
+        key = next(word for word in lines[-1].split() if word.startswith("cpn_"))
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
@@ -61,7 +62,7 @@ def demo_server(tmp_path: Path, db_url: str) -> Iterator[tuple[str, str, list[st
                 pass
             assert time.monotonic() < deadline, "the demo server did not answer /healthz within 30 s"
             time.sleep(0.1)
-        yield base, lines[-1], lines
+        yield base, key, lines
     finally:
         process.terminate()
         process.wait(15)
@@ -112,12 +113,12 @@ def test_a_revoked_key_is_refused_and_listed_as_revoked(db_url: str) -> None:
             )
             # when it is revoked
             assert f"revoked {key_id}" in cli(db_url, "keys", "revoke", key_id)
-            # then, once the server's 10 s cache of resolved keys has passed, it is refused
-            deadline = time.monotonic() + 15
+            # then it is refused within a second (the server's cache of resolved keys notices it)
+            deadline = time.monotonic() + 1
             while (
                 status := pos.get("/v1/coupons/NOSUCHCODE").status_code
             ) != 401 and time.monotonic() < deadline:
-                time.sleep(0.5)
+                time.sleep(0.05)
     assert status == 401
     assert "revoked" in next(
         line for line in cli(db_url, "keys", "list").splitlines() if line.startswith(key_id)

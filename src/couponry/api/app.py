@@ -15,7 +15,7 @@ from sqlalchemy import text
 from couponry import __version__
 from couponry.adapters.db.engine import Database
 from couponry.adapters.throttle import make_throttle
-from couponry.api import problems
+from couponry.api import docs, problems
 from couponry.api.logging import RequestIdMiddleware, configure_logging
 from couponry.api.metrics import MetricsMiddleware, metrics_response
 from couponry.api.routes import campaigns, checkout, coupons, customers, publications, segments
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 poll_seconds=settings.job_poll_seconds,
                 sweep_seconds=settings.sweep_interval_seconds,
                 idempotency_retention=timedelta(hours=settings.idempotency_retention_hours),
+                job_lease=timedelta(seconds=settings.job_lease_seconds),
             )
             worker.start()
         # Everything alive now (modules, the app, pools) lives as long as the process: keep it out of
@@ -57,7 +58,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Coupon campaigns, unguessable codes, validation and exactly-once redemption.",
         lifespan=lifespan,
+        docs_url=None,  # served by api/docs.py from the package, not from a CDN
+        redoc_url=None,
     )
+    docs.install(app)
     app.state.settings = settings
     problems.install(app)
     for module in (campaigns, coupons, checkout, customers, segments, publications):

@@ -40,10 +40,15 @@ def store_generated_codes(
     customer_id: str | None = None,
     issued_at: datetime,
     on_progress: Callable[[int], None] | None = None,
+    in_batch: Callable[[Connection, int], None] | None = None,
     csv_out: TextIO | None = None,
     batch_size: int = 50_000,
 ) -> int:
-    """Generate and store exactly `count` new codes; return how many were stored (= count)."""
+    """Generate and store exactly `count` new codes; return how many were stored (= count).
+
+    `in_batch(conn, stored)` runs inside each batch's transaction, after its codes are written: a job
+    records its progress there, so the progress it stores and the codes stored always agree (and it may
+    raise to roll the batch back). `on_progress(done)` runs after each batch has committed."""
     if issued_at.tzinfo is None:
         raise ValueError("issued_at must be an aware datetime")
     if count < 0 or batch_size < 1:
@@ -65,6 +70,8 @@ def store_generated_codes(
         codes = displays if config.display_is_normalized else [normalize_generated(d) for d in displays]
         with db.write() as conn:
             stored = store(conn, codes, displays, campaign_id, customer_id, issued_at)
+            if in_batch:
+                in_batch(conn, len(stored))
         fruitless = 0 if stored else fruitless + 1
         if fruitless >= FRUITLESS_BATCHES:
             raise CodeSpaceTooSmall("code_config", "no unused codes left to generate")

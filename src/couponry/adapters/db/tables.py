@@ -249,6 +249,11 @@ jobs = Table(
     Column("started_at", UTC),
     Column("finished_at", UTC),
     Column("heartbeat_at", UTC),
+    # the lease of the worker running the job: its token fences every write it makes, and once the lease
+    # has expired (the worker died) another worker takes the job over and continues from `done`
+    Column("lease_owner", String(32)),
+    Column("lease_expires_at", UTC),
+    Column("attempts", Integer, nullable=False, server_default="0"),
     Index("ix_jobs_status_created", "status", "created_at"),
 )
 
@@ -317,4 +322,14 @@ published_coupons = Table(
     Column("publication_id", String(32), nullable=False),
     Column("issued_at", UTC, nullable=False),
     Index("ix_published_coupons_publication", "publication_id", "customer_id"),  # the CSV export
+)
+
+# One row (id 1) whose counter goes up with every key revocation: each server process reads it with its
+# key look-ups and forgets the keys it has cached when it changed, so a revoked key is refused everywhere
+# within the cache's freshness window (services/access/keys.py).
+api_key_revocations = Table(
+    "api_key_revocations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("counter", BigInteger, nullable=False),
 )

@@ -1,27 +1,71 @@
 """API keys: created once and shown once, stored as SHA-256 hashes, resolved to an Actor per request.
 
 Keys are 32 random bytes, so a plain SHA-256 is enough (no password stretching needed) and lets the
-look-up be one indexed equality. Resolved keys are cached in-process for a few seconds.
+look-up be one indexed equality.
+
+Resolved keys are cached in each process, so most requests resolve their key without the database. A
+revocation is seen by every process within FRESH_SECONDS at no extra round trip: revoking a key also
+counts up a revocation counter (one row), every key look-up reads that counter in the same statement,
+and the cache answers only while the counter it last saw was read less than FRESH_SECONDS ago; a changed
+counter empties the cache. So a process under load looks up one key every FRESH_SECONDS, and a revoked
+key stops working everywhere within FRESH_SECONDS of the revocation's commit.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from couponry.adapters.db.engine import Database
-from couponry.adapters.db.tables import api_keys
+from couponry.adapters.db.tables import api_key_revocations, api_keys
 from couponry.domain.errors import InvalidInput, NotFound, Unauthorized
 from couponry.services.access.actors import Actor, Role
 from couponry.services.ids import new_id
 
 PREFIX = "cpn_"
-CACHE_SECONDS = 10.0
-_cache: dict[str, tuple[float, Actor]] = {}
+FRESH_SECONDS = 0.5
+
+
+class _ResolvedKeys:
+    """The keys this process has resolved, each with the revocation counter it was read with."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counter: int | None = None
+        self._seen_at = float("-inf")  # when the look-up that read `_counter` started (monotonic)
+        self._actors: dict[str, tuple[int, Actor]] = {}
+
+    def get(self, digest: str) -> Actor | None:
+        if time.monotonic() - self._seen_at >= FRESH_SECONDS:
+            return None
+        hit = self._actors.get(digest)
+        return hit[1] if hit is not None and hit[0] == self._counter else None
+
+    def saw(self, counter: int, started: float, digest: str, actor: Actor | None) -> None:
+        """Record what a look-up that started at `started` read; a look-up overtaken by a younger one
+        does not set the counter back, and its key is kept only if it was read with the newest counter."""
+        with self._lock:
+            if started > self._seen_at:
+                if counter != self._counter:
+                    self._actors.clear()
+                    self._counter = counter
+                self._seen_at = started
+            if actor is not None and counter == self._counter:
+                if len(self._actors) > 10_000:
+                    self._actors.clear()
+                self._actors[digest] = (counter, actor)
+
+    def forget(self, digest: str) -> None:
+        self._actors.pop(digest, None)
+
+
+_resolved = _ResolvedKeys()
 
 
 def hash_key(secret: str) -> str:
@@ -56,29 +100,32 @@ def create_key(db: Database, *, role: str, name: str, store_id: str | None, now:
 
 
 def cached_actor(secret: str | None) -> Actor | None:
-    """The actor of a key resolved in the last few seconds, without touching the database."""
-    if not secret:
-        return None
-    hit = _cache.get(hash_key(secret))
-    return hit[1] if hit and hit[0] > time.monotonic() else None
+    """The actor of a key this process resolved recently enough, without touching the database."""
+    return _resolved.get(hash_key(secret)) if secret else None
 
 
 def authenticate(db: Database, secret: str | None) -> Actor:
     if not secret:
         raise Unauthorized("an API key is required: Authorization: Bearer <key>")
     digest = hash_key(secret)
+    revocations = select(api_key_revocations.c.counter).where(api_key_revocations.c.id == 1)
+    started = time.monotonic()
     with db.read() as conn:
         row = conn.execute(
-            select(api_keys.c.id, api_keys.c.role, api_keys.c.store_id).where(
-                api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None)
-            )
+            select(
+                api_keys.c.id,
+                api_keys.c.role,
+                api_keys.c.store_id,
+                api_keys.c.revoked_at,
+                func.coalesce(revocations.scalar_subquery(), 0).label("revocations"),
+            ).where(api_keys.c.key_hash == digest)
         ).first()
     if row is None:
         raise Unauthorized("unknown API key")
-    actor = Actor(key_id=row.id, role=Role(row.role), store_id=row.store_id)
-    if len(_cache) > 10_000:
-        _cache.clear()
-    _cache[digest] = (time.monotonic() + CACHE_SECONDS, actor)
+    actor = None if row.revoked_at else Actor(key_id=row.id, role=Role(row.role), store_id=row.store_id)
+    _resolved.saw(row.revocations, started, digest, actor)
+    if actor is None:
+        raise Unauthorized("this API key was revoked")
     return actor
 
 
@@ -101,8 +148,7 @@ def list_keys(db: Database) -> list[dict[str, object]]:
 
 
 def revoke_key(db: Database, key_id: str, now: datetime) -> None:
-    """Refuse the key from now on: at once for look-ups, within CACHE_SECONDS in processes that
-    resolved it recently."""
+    """Refuse the key from now on: at once in this process, within FRESH_SECONDS in every other."""
     with db.write() as conn:
         row = conn.execute(
             update(api_keys)
@@ -114,4 +160,17 @@ def revoke_key(db: Database, key_id: str, now: datetime) -> None:
             if conn.execute(select(api_keys.c.id).where(api_keys.c.id == key_id)).first() is None:
                 raise NotFound(f"no API key {key_id}")
             return
-    _cache.pop(row.key_hash, None)
+        _count_revocation(conn)
+    _resolved.forget(row.key_hash)
+
+
+def _count_revocation(conn: Connection) -> None:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(
+        dialect.insert(api_key_revocations)
+        .values(id=1, counter=1)
+        .on_conflict_do_update(
+            index_elements=[api_key_revocations.c.id],
+            set_={"counter": api_key_revocations.c.counter + 1},
+        )
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -141,8 +141,10 @@ def get_publication(db: Database, actor: Actor, publication_id: str) -> dict[str
 # --- the job --------------------------------------------------------------------------------------
 
 
-def run_publication(db: Database, job: Any) -> None:
-    """Issue the publication's coupons, one batch per transaction (called by the job worker)."""
+def run_publication(db: Database, job: Any, progress: Callable[[Connection, int], None]) -> None:
+    """Issue the publication's coupons, one batch per transaction (called by the job worker), each batch
+    recording `progress(conn, done)` in its own transaction. A resumed job walks its customers from the
+    start again: the published_coupons primary key makes the customers already served no-ops."""
     started = utcnow()
     with db.read() as conn:
         pub = _load(conn, job.params["publication_id"])
@@ -172,7 +174,7 @@ def run_publication(db: Database, job: Any) -> None:
             )
             done += walked
             after = cursor
-            conn.execute(update(jobs).where(jobs.c.id == job.id).values(done=done, heartbeat_at=now))
+            progress(conn, done)
             conn.execute(
                 update(publications)
                 .where(publications.c.id == pub.id)

@@ -2,7 +2,9 @@
 idempotency keys.
 
 Every server process runs one; the database decides which process takes which job (jobs.claim_next)
-and which process releases which hold (reservations.expire_holds), so running several is safe.
+and which process releases which hold (reservations.expire_holds), so running several is safe. A job
+whose process dies is taken over by another process's worker once its lease runs out; a worker that is
+stopped hands its job back to the queue after the batch it is storing.
 """
 
 from __future__ import annotations
@@ -23,9 +25,16 @@ log = logging.getLogger("couponry.worker")
 
 class BackgroundWorker:
     def __init__(
-        self, db: Database, *, poll_seconds: float, sweep_seconds: float, idempotency_retention: timedelta
+        self,
+        db: Database,
+        *,
+        poll_seconds: float,
+        sweep_seconds: float,
+        idempotency_retention: timedelta,
+        job_lease: timedelta = jobs.DEFAULT_LEASE,
     ) -> None:
         self.db = db
+        self.job_lease = job_lease
         self.idempotency_retention = idempotency_retention
         self.poll_seconds = poll_seconds
         self.sweep_seconds = sweep_seconds
@@ -49,9 +58,9 @@ class BackgroundWorker:
                         log.info("released expired holds", extra={"released": released})
                     purge_expired(self.db, utcnow() - self.idempotency_retention)
                     next_sweep = time.monotonic() + self.sweep_seconds
-                job = jobs.claim_next(self.db, utcnow())
+                job = jobs.claim_next(self.db, utcnow(), self.job_lease)
                 if job is not None:
-                    jobs.run(self.db, job)
+                    jobs.run(self.db, job, lease=self.job_lease, stop=self._stop)
                     continue
             except Exception:  # keep the worker alive through a database hiccup
                 log.exception("background worker iteration failed")

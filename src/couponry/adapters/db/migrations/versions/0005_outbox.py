@@ -1,7 +1,7 @@
 """The transactional outbox: webhook events and mails, written with their cause, delivered after.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 import couponry.adapters.db.tables
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,69 @@
+"""`couponry serve --demo` as a new user meets it: the admin key is the last thing shown once the server is
+up, it is saved in a file, and the demo shop holds what the README says it holds."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from couponry.services.demo import DEMO_CAMPAIGNS
+from tests.serving import free_port
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_serve_demo_shows_the_admin_key_framed_after_start_up_and_saves_it_in_a_file(
+    tmp_path: Path, db_url: str
+) -> None:
+    # given a demo server logging at INFO, its console (stdout and stderr) read as one stream
+    port = free_port()
+    env = {**os.environ, "COUPONRY_DATABASE_URL": db_url, "COUPONRY_LOG_LEVEL": "INFO"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "couponry.cli", "serve", "--demo", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        # when it has started
+        console: list[str] = []
+        assert process.stdout is not None
+        frames = 0
+        while frames < 2:
+            line = process.stdout.readline()
+            assert line, "serve --demo ended before showing its key:\n" + "".join(console)
+            console.append(line)
+            frames += line.startswith("+---")
+        key = (tmp_path / "couponry-demo-key.txt").read_text().strip()
+        listed = httpx.get(
+            f"http://127.0.0.1:{port}/v1/campaigns",
+            headers={"Authorization": f"Bearer {key}"},
+            params={"limit": 50},
+        )
+    finally:
+        process.terminate()
+        process.wait(15)
+        if process.stdout:
+            process.stdout.close()
+    # then the frame comes after uvicorn's start-up lines, and holds the key that is saved in the file
+    text = "".join(console)
+    frame = text[text.index("+---") :]
+    assert "Uvicorn running on" in text[: text.index("+---")]
+    assert re.search(rf"\|\s+{re.escape(key)}\s+\|", frame)
+    assert str(tmp_path / "couponry-demo-key.txt") in frame
+    assert oct((tmp_path / "couponry-demo-key.txt").stat().st_mode & 0o777) == "0o600"
+    assert listed.status_code == 200 and len(listed.json()["items"]) == len(DEMO_CAMPAIGNS) + 1
+
+
+def test_the_readme_names_every_demo_campaign() -> None:
+    readme = README.read_text()
+    demo_codes = [code for _, codes in DEMO_CAMPAIGNS for code in codes]
+    assert [code for code in demo_codes if f"`{code}`" not in readme] == []
+    assert "VIP birthday" in readme and f"{len(DEMO_CAMPAIGNS) + 1} campaigns" in readme
