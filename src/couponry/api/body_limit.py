@@ -59,7 +59,9 @@ class BodyLimitMiddleware:
             try:
                 await get_actor(request, request.headers.get("authorization"))
             except Unauthorized as exc:
-                await problem(401, exc.code, exc.title, exc.detail)(scope, receive, send)
+                response = problem(401, exc.code, exc.title, exc.detail)
+                response.headers["Connection"] = "close"  # the body is not read
+                await response(scope, receive, send)
                 return
 
         received = 0
