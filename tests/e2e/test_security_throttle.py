@@ -138,12 +138,11 @@ def test_an_admins_validation_and_health_stay_fast_while_a_storefront_key_floods
         target=lambda: flood.extend(asyncio.run(burst(server, key, [validation(1) for _ in range(80)])))
     )
 
-    # when: it floods with 80 concurrent requests, and meanwhile an admin validates and /healthz is asked
+    # when: it floods with 80 concurrent requests, and all the while an admin validates and asks /healthz
     flooder.start()
-    time.sleep(0.3)
     timings: dict[str, list[float]] = {"admin": [], "healthz": []}
     with server.client(admin_key) as admin:
-        for _ in range(5):
+        while flooder.is_alive() or not timings["admin"]:
             started = time.monotonic()
             assert admin.post("/v1/validations", json=validation(1)).status_code == 200
             timings["admin"].append(time.monotonic() - started)
@@ -153,8 +152,8 @@ def test_an_admins_validation_and_health_stay_fast_while_a_storefront_key_floods
     flooder.join()
 
     # then: neither waited for the flood, which got no more than its one remaining guess
-    assert max(timings["admin"]) < 1.0, timings
-    assert max(timings["healthz"]) < 1.0, timings
+    assert max(timings["admin"]) < 0.75, timings
+    assert max(timings["healthz"]) < 0.75, timings
     assert guesses_through(flood) == 1
 
 
