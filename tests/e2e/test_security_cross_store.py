@@ -163,3 +163,19 @@ def test_a_store_key_sees_and_rolls_back_only_its_own_stores_redemptions(
     assert read_theirs.status_code == roll_theirs.status_code == 403
     assert admin.get(f"/v1/redemptions/{theirs['id']}").json()["status"] == "succeeded"
     assert s1.post(f"/v1/redemptions/{mine['id']}/rollback", json={"reason": "refund"}).status_code == 200
+
+
+def test_looking_up_another_stores_coupon_is_forbidden_and_counts_as_a_failed_look_up(
+    admin: httpx.Client, s1: httpx.Client
+) -> None:
+    # given: six codes of store s2 (the e2e server refuses a key after 6 failed look-ups)
+    s2_codes = [store_code(admin, "s2")[1] for _ in range(6)]
+
+    # when: s1's key looks each up, then its own code
+    answers = [s1.get(f"/v1/coupons/{code}") for code in s2_codes]
+    _, own = store_code(admin, "s1")
+    after = s1.get(f"/v1/coupons/{own}")
+
+    # then
+    assert {a.status_code for a in answers} == {403}
+    assert after.status_code == 429
