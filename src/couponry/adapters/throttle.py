@@ -152,7 +152,9 @@ class RedisThrottle:
 
     A reservation is one INCRBY (atomic across processes), undone by a DECRBY when it is refused; so
     under a burst a request may be refused because of another's attempt being undone, never served
-    past the limit. This process remembers the last count it saw of each key, for `advise`.
+    past the limit. This process remembers the last count it saw of each key for `ADVICE_SECONDS`, for
+    `advise`: long enough to turn a flood away without asking Redis, short enough that a count seen
+    while other requests' attempts were in flight does not refuse the key for long.
 
     Fails open: while Redis is unreachable nothing is throttled (and a warning is logged at most every
     `WARN_EVERY` seconds), so an outage of Redis cannot take checkout down. After a failure Redis is
@@ -162,13 +164,14 @@ class RedisThrottle:
     WARN_EVERY = 60.0
     RETRY_AFTER_ERROR = 5.0
     MAX_REMEMBERED = 100_000
+    ADVICE_SECONDS = 1.0
 
     def __init__(self, url: str, slow_after: int, block_after: int, window_seconds: int) -> None:
         self.slow_after, self.block_after, self.window_seconds = slow_after, block_after, window_seconds
         self._redis = redis.Redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.25)
         self._down_until = 0.0
         self._last_warning = -math.inf
-        self._seen: dict[str, tuple[int, int]] = {}  # key -> (window, count) as last seen here
+        self._seen: dict[str, tuple[int, int, float]] = {}  # key -> (window, count, when) seen here
 
     def close(self) -> None:
         self._redis.close()
@@ -210,7 +213,7 @@ class RedisThrottle:
             self._seen = {k: seen for k, seen in self._seen.items() if seen[0] >= index}
             if len(self._seen) >= self.MAX_REMEMBERED:
                 self._seen.clear()
-        self._seen[key] = (index, count)
+        self._seen[key] = (index, count, time.monotonic())
         return count
 
     def failures(self, key: str) -> int:
@@ -220,8 +223,8 @@ class RedisThrottle:
 
     def advise(self, key: str) -> Verdict:
         index, left = self._window()
-        window, count = self._seen.get(key, (index, 0))
-        if window != index:
+        window, count, seen_at = self._seen.get(key, (index, 0, 0.0))
+        if window != index or time.monotonic() - seen_at > self.ADVICE_SECONDS:
             return Verdict(delay=0.0)
         return verdict_for(count, left, self.slow_after, self.block_after)
 
