@@ -165,17 +165,21 @@ def test_a_store_key_sees_and_rolls_back_only_its_own_stores_redemptions(
     assert s1.post(f"/v1/redemptions/{mine['id']}/rollback", json={"reason": "refund"}).status_code == 200
 
 
-def test_looking_up_another_stores_coupon_is_forbidden_and_counts_as_a_failed_look_up(
+def test_a_store_key_reads_its_own_and_platform_coupons_and_another_stores_counts_as_a_failed_look_up(
     admin: httpx.Client, s1: httpx.Client
 ) -> None:
     # given: six codes of store s2 (the e2e server refuses a key after 6 failed look-ups)
     s2_codes = [store_code(admin, "s2")[1] for _ in range(6)]
 
-    # when: s1's key looks each up, then its own code
-    answers = [s1.get(f"/v1/coupons/{code}") for code in s2_codes]
     _, own = store_code(admin, "s1")
+    shared = platform_code(admin)
+
+    # when: s1's key looks up its own code and a platform code, then each of s2's, then its own again
+    readable = [s1.get(f"/v1/coupons/{own}"), s1.get(f"/v1/coupons/{shared}")]
+    answers = [s1.get(f"/v1/coupons/{code}") for code in s2_codes]
     after = s1.get(f"/v1/coupons/{own}")
 
     # then
+    assert [r.status_code for r in readable] == [200, 200]
     assert {a.status_code for a in answers} == {403}
     assert after.status_code == 429

@@ -159,6 +159,8 @@ def coupon_body(row: Any, now: datetime) -> dict[str, Any]:
 
 
 def get_coupon(db: Database, actor: Actor, code: str, now: datetime) -> dict[str, Any]:
+    """The coupon, for any key that may read coupons; a store key reads its own store's coupons and
+    platform ones (which it may redeem too), and gets 403 for another store's."""
     actor.require(Permission.READ_COUPONS)
     key = safe_normalize(code)
     with db.read() as conn:
@@ -171,7 +173,8 @@ def get_coupon(db: Database, actor: Actor, code: str, now: datetime) -> dict[str
             ).first()
     if row is None:
         raise NotFound("no coupon has this code", code="unknown_code")
-    actor.require_store_access(row.store_id)
+    if row.store_id is not None:
+        actor.require_store_access(row.store_id)
     return coupon_body(row, now)
 
 
