@@ -23,7 +23,7 @@ from tests.serving import Server, running_server
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
 LIMITS = {
-    "COUPONRY_THROTTLE_SLOW_AFTER": "20",  # slowed by 0.1 s a failure past 20, refused at 30
+    "COUPONRY_THROTTLE_SLOW_AFTER": "10",  # slowed by 0.1 s a failure past 10, refused at 30
     "COUPONRY_THROTTLE_BLOCK_AFTER": "30",
     "COUPONRY_THROTTLE_WINDOW_SECONDS": "3600",  # a window edge inside a test would reset its count
 }
@@ -92,11 +92,11 @@ def test_a_burst_from_a_key_one_guess_below_the_limit_gets_one_guess_through(ser
 
 def test_a_request_whose_codes_would_pass_the_limit_is_refused_whole(server: Server) -> None:
     key = make_key(server.database_url, "pos")
-    prime(server, key, 25)
+    prime(server, key, 15)
 
     with server.client(key) as client:
-        too_many = client.post("/v1/validations", json=validation(6))
-        just_enough = client.post("/v1/validations", json=validation(5))
+        too_many = client.post("/v1/validations", json=validation(16))
+        just_enough = client.post("/v1/validations", json=validation(15))
         over = client.post("/v1/validations", json=validation(1))
 
     assert too_many.status_code == 429
@@ -105,7 +105,7 @@ def test_a_request_whose_codes_would_pass_the_limit_is_refused_whole(server: Ser
 
 
 def test_known_codes_do_not_count_against_the_limit(server: Server, admin_key: str) -> None:
-    # given: a real code, and a key 10 failures below the limit
+    # given: a real code, and a key 20 failures below the limit
     with server.client(admin_key) as admin:
         created = admin.post(
             "/v1/campaigns",
@@ -114,23 +114,24 @@ def test_known_codes_do_not_count_against_the_limit(server: Server, admin_key: s
         code = unique("KNOWN")
         assert admin.post(f"/v1/campaigns/{created['id']}/coupons", json={"codes": [code]}).status_code == 201
     key = make_key(server.database_url, "pos")
-    prime(server, key, 20)
+    prime(server, key, 10)
 
     # when: it looks the real code up 25 times
     with server.client(key) as client:
         answers = [client.post("/v1/validations", json={"cart": cart(), "codes": [code]}) for _ in range(25)]
-        ten_guesses = client.post("/v1/validations", json=validation(10))
+        twenty_guesses = client.post("/v1/validations", json=validation(20))
 
-    # then: its ten remaining guesses are intact
+    # then: its twenty remaining guesses are intact
     assert {a.status_code for a in answers} == {200}
     assert all(a.json()["valid"] for a in answers)
-    assert ten_guesses.status_code == 200
+    assert twenty_guesses.status_code == 200
 
 
 def test_an_admins_validation_and_health_stay_fast_while_a_storefront_key_floods(
     server: Server, admin_key: str
 ) -> None:
-    # given: a storefront key slowed by 0.9 s a request (29 failures, slowed past 20)
+    # given: a storefront key slowed by 1.9 s a request (29 failures, slowed past 10): 80 such requests
+    # would hold the 40 threads of the pool for 3.8 s if the slow-down slept on them
     key = make_key(server.database_url, "storefront")
     prime(server, key, 29)
     flood: list[httpx.Response] = []
@@ -152,8 +153,8 @@ def test_an_admins_validation_and_health_stay_fast_while_a_storefront_key_floods
     flooder.join()
 
     # then: neither waited for the flood, which got no more than its one remaining guess
-    assert max(timings["admin"]) < 0.75, timings
-    assert max(timings["healthz"]) < 0.75, timings
+    assert max(timings["admin"]) < 1.5, timings
+    assert max(timings["healthz"]) < 1.5, timings
     assert guesses_through(flood) == 1
 
 
