@@ -217,4 +217,4 @@ def test_health_stays_fast_while_clients_push_huge_bodies(server: Server) -> Non
 
     # then: every push was turned away unread, and /healthz never waited for one (it took 7.7 s before)
     assert set(answers) == {401, 413}
-    assert max(timings) < 1.0, timings
+    assert max(timings) < 1.5, timings
