@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     throttle_slow_after: int = 10
     throttle_block_after: int = 30
     throttle_window_seconds: int = 60
+    # request bodies past these sizes are refused with 413 before they are parsed
+    max_body_bytes: int = 1024 * 1024
+    max_codes_body_bytes: int = 4 * 1024 * 1024  # POST /v1/campaigns/{id}/coupons (10,000 vanity codes)
     sweep_interval_seconds: float = 20.0
     idempotency_retention_hours: float = 24.0
     job_poll_seconds: float = 1.0

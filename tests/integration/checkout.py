@@ -111,4 +111,4 @@ def serve_stale_reads(monkeypatch: pytest.MonkeyPatch, snapshot: Any) -> None:
     """From now on the checkout prices against `snapshot`, read earlier: what a request sees whose
     read happened before a concurrent redemption committed. Only the database's own guards (the
     conditional UPDATEs) can then stop it."""
-    monkeypatch.setattr(orders, "load_snapshots", lambda conn, codes, customer_id: snapshot)
+    monkeypatch.setattr(orders, "load_snapshots", lambda conn, codes, customer_id, **scope: snapshot)

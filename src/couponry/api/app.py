@@ -16,6 +16,7 @@ from couponry import __version__
 from couponry.adapters.db.engine import Database
 from couponry.adapters.throttle import make_throttle
 from couponry.api import docs, problems
+from couponry.api.body_limit import BodyLimitMiddleware
 from couponry.api.logging import RequestIdMiddleware, configure_logging
 from couponry.api.metrics import MetricsMiddleware, metrics_response
 from couponry.api.routes import campaigns, checkout, coupons, customers, publications, segments
@@ -81,6 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body, content_type = metrics_response()
         return Response(body, media_type=content_type)
 
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, codes_max_bytes=settings.max_codes_body_bytes
+    )
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -14,9 +14,9 @@ from fastapi.concurrency import run_in_threadpool
 from couponry.adapters.db.engine import Database
 from couponry.adapters.throttle import Throttle
 from couponry.api.metrics import REFUSALS
-from couponry.domain.errors import RedemptionRefused, Throttled
+from couponry.domain.errors import CouponryError, RedemptionRefused, Throttled
 from couponry.domain.reasons import Reason
-from couponry.services.access.actors import Actor
+from couponry.services.access.actors import Actor, Role
 from couponry.services.access.keys import authenticate, cached_actor
 from couponry.services.ids import utcnow
 
@@ -49,27 +49,40 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 
 
 class CodeLookups:
-    """Guards an endpoint that looks codes up: slowed, then refused, after repeated unknown codes.
-    Every refusal reason it sees is counted in the metrics; unknown codes also count for the throttle."""
+    """Guards an endpoint that looks codes up, so codes cannot be guessed (couponry.adapters.throttle).
 
-    def __init__(self, throttle: Throttle, actor: Actor) -> None:
+    `get_lookups` runs first, on the event loop: a key that failed often is slowed there with
+    `asyncio.sleep` (no thread is held while it waits) or refused with 429. Then `guard(attempts)`
+    reserves that many failures atomically before any code is looked up, refusing the request when
+    they would take the key past the limit, and gives back those that found a code once the endpoint
+    says how many failed (`saw(codes)` or `failed(n)`; until it does, every attempt counts as failed).
+    Every refusal reason seen is counted in the metrics. Admin keys can list every code: throttling
+    them protects nothing, so they are not throttled.
+    """
+
+    def __init__(self, throttle: Throttle | None, actor: Actor) -> None:
         self.throttle, self.actor = throttle, actor
+        self._failures: int | None = None
 
     @contextmanager
-    def guard(self) -> Iterator[CodeLookups]:
-        verdict = self.throttle.check(self.actor.key_id)
-        if verdict.retry_after is not None:
-            raise Throttled(
-                f"too many unknown codes from this key; retry in {verdict.retry_after} s",
-                retry_after=verdict.retry_after,
-            )
-        if verdict.delay:
-            time.sleep(verdict.delay)
+    def guard(self, attempts: int) -> Iterator[CodeLookups]:
+        reservation = self.throttle.reserve(self.actor.key_id, attempts) if self.throttle else None
+        if reservation is not None and reservation.retry_after is not None:
+            raise _throttled(reservation.retry_after)
+        self._failures = None
         try:
             yield self
         except RedemptionRefused as refused:
             self.saw(refused.extra["codes"])
             raise
+        except CouponryError:  # an answer that names no code (bad input, unknown reservation ...)
+            if self._failures is None:
+                self._failures = 0
+            raise
+        finally:
+            if reservation is not None and self.throttle is not None:
+                failures = attempts if self._failures is None else self._failures
+                self.throttle.settle(reservation, failures)
 
     def saw(self, codes: list[dict[str, Any]]) -> None:
         """Record the answers given for codes (bodies of API.md's `codes` list)."""
@@ -81,12 +94,26 @@ class CodeLookups:
         self.failed(unknown)
 
     def failed(self, n: int) -> None:
-        if n:
-            self.throttle.record_failures(self.actor.key_id, n)
+        """`n` of the guarded look-ups failed (found no code this key may see); the rest found one."""
+        self._failures = (self._failures or 0) + n
+
+
+def _throttled(retry_after: int) -> Throttled:
+    return Throttled(
+        f"too many unknown codes from this key; retry in {retry_after} s", retry_after=retry_after
+    )
 
 
 async def get_lookups(request: Request, actor: ActorDep) -> CodeLookups:
-    return CodeLookups(request.app.state.throttle, actor)
+    if actor.role is Role.ADMIN:
+        return CodeLookups(None, actor)
+    throttle: Throttle = request.app.state.throttle
+    verdict = throttle.advise(actor.key_id)  # no I/O: what this process last saw of the key
+    if verdict.retry_after is not None:
+        raise _throttled(verdict.retry_after)
+    if verdict.delay:
+        await asyncio.sleep(verdict.delay)
+    return CodeLookups(throttle, actor)
 
 
 LookupsDep = Annotated[CodeLookups, Depends(get_lookups)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, or_, select
 
 from couponry.adapters.db.campaign_rules import rules_from_row
 from couponry.adapters.db.segments import with_segments
@@ -44,10 +44,13 @@ def safe_normalize(code: str) -> str | None:
 
 
 def load_snapshots(
-    conn: Connection, codes: Sequence[str], customer_id: str | None
+    conn: Connection, codes: Sequence[str], customer_id: str | None, *, store_scope: str | None = None
 ) -> tuple[list[CouponSnapshot | UnknownCoupon], CustomerProfile | None]:
     """One snapshot per requested code, in request order (unknown codes become UnknownCoupon), and the
-    customer's profile, read with them in the same query: one round trip for both."""
+    customer's profile, read with them in the same query: one round trip for both.
+
+    With `store_scope` (a store key's store) only that store's and platform campaigns are seen: another
+    store's code becomes UnknownCoupon, indistinguishable from a code that does not exist."""
     normalized = [safe_normalize(c) for c in codes]
     wanted = sorted({n for n in normalized if n})
     found: dict[str, CouponSnapshot] = {}
@@ -71,7 +74,10 @@ def load_snapshots(
                 )
                 .outerjoin(customers, customers.c.id == customer_id)
             )
-        for row in conn.execute(query.where(coupons.c.code.in_(wanted))):
+        query = query.where(coupons.c.code.in_(wanted))
+        if store_scope is not None:
+            query = query.where(or_(campaigns.c.store_id.is_(None), campaigns.c.store_id == store_scope))
+        for row in conn.execute(query):
             found[row.code] = CouponSnapshot(
                 code=row.code,
                 rules=rules_from_row(row),

@@ -207,6 +207,9 @@ reservations = Table(
     Column("cart", JSON, nullable=False),
     Column("expires_at", UTC, nullable=False, index=True),
     Column("created_at", UTC, nullable=False),
+    # who may confirm or release the hold: the key that made it, or any key of its store (if a store key)
+    Column("created_by", String(32)),
+    Column("store_id", String(100)),
 )
 
 # Keyed per API key: two clients choosing the same key never see each other's answers.

@@ -43,16 +43,18 @@ def _request(body: RedemptionIn | ReservationIn) -> RedemptionRequest:
 
 @router.post("/validations", response_model=ValidationOut)
 def validate(body: ValidationIn, db: DbDep, actor: ActorDep, lookups: LookupsDep, now: NowDep) -> Any:
-    with lookups.guard():
+    with lookups.guard(len(body.codes)):
         result, _ = validations.validate(db, actor, body.cart.to_domain(), body.codes, body.customer_id, now)
         lookups.saw(result["codes"])
     return JSONResponse(result)
 
 
 @router.post("/best-coupons", response_model=ValidationOut)
-def best_coupons(body: BestCouponsIn, db: DbDep, actor: ActorDep, now: NowDep) -> Any:
-    result, _ = validations.best_coupons(db, actor, body.cart.to_domain(), body.customer_id, body.codes, now)
-    return JSONResponse(result)
+def best_coupons(body: BestCouponsIn, db: DbDep, actor: ActorDep, lookups: LookupsDep, now: NowDep) -> Any:
+    with lookups.guard(len(body.codes)):
+        best = validations.best_coupons(db, actor, body.cart.to_domain(), body.customer_id, body.codes, now)
+        lookups.failed(best.unknown_codes)
+    return JSONResponse(best.body)
 
 
 @router.post("/redemptions", status_code=201, response_model=RedemptionOut)
@@ -65,8 +67,9 @@ def redeem(
     key: IdempotencyKey = None,
 ) -> Any:
     try:
-        with lookups.guard():
+        with lookups.guard(len(body.codes)):
             status, result = redemptions.redeem(db, actor, _request(body), now, check_key(key))
+            lookups.saw(result["codes"])
     except RedemptionRefused:
         REDEMPTIONS.labels("refused").inc()
         raise
@@ -106,10 +109,11 @@ def reserve(
     now: NowDep,
     key: IdempotencyKey = None,
 ) -> Any:
-    with lookups.guard():
+    with lookups.guard(len(body.codes)):
         status, result = reservations.reserve(
             db, actor, _request(body), body.ttl_seconds, now, check_key(key)
         )
+        lookups.saw(result["codes"])
     return JSONResponse(result, status_code=status)
 
 

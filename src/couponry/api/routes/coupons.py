@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from couponry.api.deps import ActorDep, DbDep, LookupsDep, NowDep
 from couponry.api.responses import PROBLEMS
-from couponry.domain.errors import NotFound
+from couponry.domain.errors import CodeTaken, Forbidden, NotFound
 from couponry.services.campaigns import coupons
 from couponry.services.jobs import jobs
 
@@ -30,10 +30,26 @@ class IssueCodes(BaseModel):
 @router.post(
     "/v1/campaigns/{campaign_id}/coupons", status_code=201, responses={202: {"description": "A job"}}
 )
-def issue_codes(campaign_id: str, body: IssueCodes, db: DbDep, actor: ActorDep, now: NowDep) -> Any:
-    status, payload = coupons.issue_codes(
-        db, actor, campaign_id, codes=body.codes, count=body.count, customer_id=body.customer_id, now=now
-    )
+def issue_codes(
+    campaign_id: str, body: IssueCodes, db: DbDep, actor: ActorDep, lookups: LookupsDep, now: NowDep
+) -> Any:
+    # Vanity codes probe which codes exist: the batch is guarded as one look-up, and each taken code
+    # the key may not see then counts as a failed one, as an unknown code does at validation.
+    with lookups.guard(1 if body.codes is not None else 0):
+        try:
+            status, payload = coupons.issue_codes(
+                db,
+                actor,
+                campaign_id,
+                codes=body.codes,
+                count=body.count,
+                customer_id=body.customer_id,
+                now=now,
+            )
+        except CodeTaken as taken:
+            lookups.failed(taken.extra["taken"] - len(taken.extra["codes"]))
+            raise
+        lookups.failed(0)
     return JSONResponse(jsonable_encoder(payload), status_code=status)
 
 
@@ -63,12 +79,14 @@ def list_coupons(
 
 @router.get("/v1/coupons/{code}")
 def get_coupon(code: str, db: DbDep, actor: ActorDep, lookups: LookupsDep, now: NowDep) -> Any:
-    with lookups.guard():
+    with lookups.guard(1):
         try:
-            return coupons.get_coupon(db, actor, code, now)
-        except NotFound:
+            found = coupons.get_coupon(db, actor, code, now)
+        except (NotFound, Forbidden):  # no such code, or another store's: a failed look-up either way
             lookups.failed(1)
             raise
+        lookups.failed(0)
+        return found
 
 
 @router.get("/v1/jobs/{job_id}", tags=["jobs"])

@@ -57,8 +57,11 @@ class Actor:
     role: Role
     store_id: str | None = None
 
+    def may(self, permission: Permission) -> bool:
+        return permission in GRANTS[self.role]
+
     def require(self, permission: Permission) -> None:
-        if permission not in GRANTS[self.role]:
+        if not self.may(permission):
             raise Forbidden(f"a {self.role} key may not {permission.replace('_', ' ')}")
 
     def require_store_access(self, store_id: str | None) -> None:

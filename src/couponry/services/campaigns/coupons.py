@@ -14,7 +14,7 @@ from couponry.adapters.db.snapshots import safe_normalize
 from couponry.adapters.db.tables import campaigns, coupons
 from couponry.domain.codes import CodeConfig, check_code_space, generate, normalize
 from couponry.domain.errors import CodeTaken, InvalidInput, NotFound
-from couponry.services.access.actors import Actor, Permission
+from couponry.services.access.actors import Actor, Permission, Role
 from couponry.services.campaigns.campaigns import load_visible
 from couponry.services.jobs import jobs
 
@@ -45,7 +45,7 @@ def issue_codes(
         campaign = load_visible(conn, actor, campaign_id)
         base = {"campaign_id": campaign_id, "customer_id": customer_id, "issued_at": now}
         if codes is not None:
-            return 201, {"codes": _issue_vanity(conn, codes, base)}
+            return 201, {"codes": _issue_vanity(conn, actor, codes, base)}
         assert count is not None
         if count < 1:
             raise InvalidInput("count", "must be at least 1")
@@ -70,7 +70,10 @@ def issue_codes(
         return 201, {"codes": issued}
 
 
-def _issue_vanity(conn: Connection, codes: Sequence[str], base: dict[str, Any]) -> list[str]:
+def _issue_vanity(conn: Connection, actor: Actor, codes: Sequence[str], base: dict[str, Any]) -> list[str]:
+    """All the codes, or none: CodeTaken when any exists already. The refusal names only the taken
+    codes this key may see (an admin: all; a store key: its own store's) and counts the others, so
+    issuing cannot be used to learn which codes exist elsewhere."""
     if not codes:
         raise InvalidInput("codes", "must not be empty")
     rows: dict[str, dict[str, Any]] = {}
@@ -83,10 +86,33 @@ def _issue_vanity(conn: Connection, codes: Sequence[str], base: dict[str, Any]) 
             raise InvalidInput(f"codes[{i}]", f"{raw!r} is given twice (codes ignore case and separators)")
         rows[key] = {"code": key, "display_code": raw.strip(), **base}
     stored = _insert_returning(conn, list(rows.values()))
-    taken = [rows[k]["display_code"] for k in rows if k not in stored]
+    taken = [k for k in rows if k not in stored]
     if taken:
-        raise CodeTaken(f"code {taken[0]!r} already exists", codes=taken)
+        visible = _visible_codes(conn, actor, taken)
+        named = [rows[k]["display_code"] for k in taken if k in visible]
+        hidden = len(taken) - len(named)
+        detail = f"{len(taken)} of these codes already exist"
+        if named:
+            detail += ": " + ", ".join(repr(c) for c in named[:10]) + (" ..." if len(named) > 10 else "")
+        if hidden:
+            detail += f" ({hidden} of them not visible to this key)"
+        raise CodeTaken(detail, codes=named, taken=len(taken))
     return [r["display_code"] for r in rows.values()]
+
+
+def _visible_codes(conn: Connection, actor: Actor, keys: Sequence[str]) -> set[str]:
+    """Which of these stored codes `actor` may see: every one for an admin, its store's for a store key."""
+    if actor.role is Role.ADMIN:
+        return set(keys)
+    if actor.store_scope is None:
+        return set()
+    return set(
+        conn.execute(
+            select(coupons.c.code)
+            .join(campaigns, campaigns.c.id == coupons.c.campaign_id)
+            .where(coupons.c.code.in_(keys), campaigns.c.store_id == actor.store_scope)
+        ).scalars()
+    )
 
 
 def coupon_status(row: Any, now: datetime) -> tuple[str, datetime | None, datetime | None]:
@@ -133,6 +159,8 @@ def coupon_body(row: Any, now: datetime) -> dict[str, Any]:
 
 
 def get_coupon(db: Database, actor: Actor, code: str, now: datetime) -> dict[str, Any]:
+    """The coupon, for any key that may read coupons; a store key reads its own store's coupons and
+    platform ones (which it may redeem too), and gets 403 for another store's."""
     actor.require(Permission.READ_COUPONS)
     key = safe_normalize(code)
     with db.read() as conn:
@@ -145,7 +173,8 @@ def get_coupon(db: Database, actor: Actor, code: str, now: datetime) -> dict[str
             ).first()
     if row is None:
         raise NotFound("no coupon has this code", code="unknown_code")
-    actor.require_store_access(row.store_id)
+    if row.store_id is not None:
+        actor.require_store_access(row.store_id)
     return coupon_body(row, now)
 
 

@@ -36,6 +36,7 @@ class RedemptionRequest:
     customer_id: str | None
     payload: dict[str, Any] = field(repr=False)  # the body as received: hashed for idempotency
     reservation_id: str | None = None
+    store_scope: str | None = None  # a store key's store: other stores' codes are unknown to it
 
 
 def refusal(body: dict[str, Any]) -> RedemptionRefused:
@@ -48,7 +49,7 @@ def price_for(
     conn: Connection, req: RedemptionRequest, now: datetime
 ) -> tuple[PricingResult, dict[str, Any], set[str]]:
     """The priced cart, its validation body, and which of its campaigns count uses on their row."""
-    snapshots, customer = load_snapshots(conn, req.codes, req.customer_id)
+    snapshots, customer = load_snapshots(conn, req.codes, req.customer_id, store_scope=req.store_scope)
     result = price(req.cart, snapshots, customer, now)
     body = validation_body(result, req.codes)
     if not result.valid:

@@ -8,6 +8,7 @@ possible. Any refusal raises and rolls the whole transaction back: nothing is ha
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ from couponry.services.access.actors import Actor, Permission
 from couponry.services.checkout import idempotency
 from couponry.services.checkout.orders import RedemptionRequest, redeem_fresh, refusal
 from couponry.services.checkout.reservations import confirm_reservation
-from couponry.services.checkout.rollbacks import load_body
+from couponry.services.checkout.rollbacks import load_body, may_access
 
 
 def redeem(
@@ -28,7 +29,7 @@ def redeem(
 ) -> tuple[int, dict[str, Any]]:
     """201 and the redemption, or RedemptionRefused; a retried Idempotency-Key gets the first answer."""
     actor.require(Permission.REDEEM)
-
+    req = replace(req, store_scope=actor.store_scope)  # a store key sees only its store's and platform codes
     req_hash = idempotency.request_hash("redemptions", req.payload)
 
     def remember(body: dict[str, Any]) -> None:
@@ -40,7 +41,7 @@ def redeem(
             if key:
                 idempotency.find(conn, actor.key_id, key, req_hash)
             if req.reservation_id:
-                body = confirm_reservation(conn, req, now, remember)
+                body = confirm_reservation(conn, actor, req, now, remember)
             else:
                 body = redeem_fresh(conn, req, now, remember)
     except idempotency.Replay as replay:
@@ -79,11 +80,17 @@ def get_redemption(db: Database, actor: Actor, redemption_id: str) -> dict[str, 
 
 
 def find_redemptions(db: Database, actor: Actor, order_id: str) -> list[dict[str, Any]]:
+    """The order's redemptions this key may see (a store key: only its own store's, the others are
+    left out, so an order id tells it nothing about other stores)."""
     actor.require(Permission.READ_REDEMPTIONS)
     with db.read() as conn:
-        ids = conn.execute(
-            select(redemptions.c.id)
-            .where(redemptions.c.order_id == order_id)
-            .order_by(redemptions.c.created_at)
-        ).scalars()
-        return [load_body(conn, actor, i) for i in ids]
+        ids = (
+            conn.execute(
+                select(redemptions.c.id)
+                .where(redemptions.c.order_id == order_id)
+                .order_by(redemptions.c.created_at)
+            )
+            .scalars()
+            .all()
+        )
+        return [load_body(conn, actor, i) for i in ids if may_access(conn, actor, i)]

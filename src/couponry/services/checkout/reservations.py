@@ -4,16 +4,19 @@ A hold is taken with the same guarded UPDATEs as a redemption, on the held_* cou
 moves held to redeemed without a guard, so an order's own hold can never refuse its confirmation.
 A hold past its expiry is released by `expire_holds`, which every server process runs periodically;
 the conditional status change (held -> expired) makes each release happen exactly once.
+
+A hold belongs to the key that made it: only that key, another key of its store, or an admin may
+confirm or release it. To any other key it does not exist (404), so reservation ids cannot be probed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import ColumnElement, Connection, insert, or_, select, true, update
 
 from couponry.adapters.db.engine import Database
 from couponry.adapters.db.tables import reservations
@@ -22,7 +25,7 @@ from couponry.domain.cart import Cart, CartLine
 from couponry.domain.codes import normalize
 from couponry.domain.errors import Conflict, InvalidInput, InvalidState, NotFound
 from couponry.domain.outcomes import CodeOutcome, LineDiscount, PricingResult
-from couponry.services.access.actors import Actor, Permission
+from couponry.services.access.actors import Actor, Permission, Role
 from couponry.services.checkout import idempotency
 from couponry.services.checkout.orders import (
     RedemptionRequest,
@@ -82,6 +85,7 @@ def reserve(
     key: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
     actor.require(Permission.RESERVE)
+    req = replace(req, store_scope=actor.store_scope)
     if not 1 <= ttl_seconds <= 7 * 24 * 3600:
         raise InvalidInput("ttl_seconds", "must be between 1 second and 7 days")
     req_hash = idempotency.request_hash("reservations", req.payload)
@@ -113,6 +117,8 @@ def reserve(
                     cart=asdict(req.cart),
                     expires_at=expires_at,
                     created_at=now,
+                    created_by=actor.key_id,
+                    store_id=actor.store_scope,
                 )
             )
             take_or_refuse(conn, usages_of(result, req.customer_id, tracked), body, hold=True)
@@ -133,19 +139,33 @@ def _cart_from(stored: dict[str, Any]) -> Cart:
     )
 
 
+def held_by(actor: Actor) -> ColumnElement[bool]:
+    """The reservations `actor` may confirm or release: its own, its store's, or any for an admin."""
+    if actor.role is Role.ADMIN:
+        return true()
+    if actor.store_scope is not None:
+        return or_(reservations.c.created_by == actor.key_id, reservations.c.store_id == actor.store_scope)
+    return reservations.c.created_by == actor.key_id
+
+
 def confirm_reservation(
-    conn: Connection, req: RedemptionRequest, now: datetime, before_locks: Callable[[dict[str, Any]], None]
+    conn: Connection,
+    actor: Actor,
+    req: RedemptionRequest,
+    now: datetime,
+    before_locks: Callable[[dict[str, Any]], None],
 ) -> dict[str, Any]:
     """Turn a live hold into a redemption; a hold that expired or was released is redeemed afresh,
     with every limit checked again. The reserved cart is used when the request carries none."""
+    mine = held_by(actor)
     row = conn.execute(
         update(reservations)
-        .where(reservations.c.id == req.reservation_id, reservations.c.status == "held")
+        .where(reservations.c.id == req.reservation_id, reservations.c.status == "held", mine)
         .values(status="consumed")
         .returning(*reservations.c)
     ).first()
     if row is None:
-        row = conn.execute(select(reservations).where(reservations.c.id == req.reservation_id)).first()
+        row = conn.execute(select(reservations).where(reservations.c.id == req.reservation_id, mine)).first()
         if row is None:
             raise NotFound(f"no reservation {req.reservation_id}")
         if row.status == "consumed":
@@ -162,6 +182,7 @@ def confirm_reservation(
             row.customer_id,
             req.payload,
             req.reservation_id,
+            req.store_scope,
         )
         return redeem_fresh(conn, again, now, before_locks, req.reservation_id)
     _check_same_order(row.order_id, req)
@@ -188,16 +209,17 @@ def _check_same_order(order_id: str, req: RedemptionRequest) -> None:
 
 def release_reservation(db: Database, actor: Actor, reservation_id: str, now: datetime) -> dict[str, Any]:
     actor.require(Permission.RESERVE)
+    mine = held_by(actor)
     with db.write() as conn:
         row = conn.execute(
             update(reservations)
-            .where(reservations.c.id == reservation_id, reservations.c.status == "held")
+            .where(reservations.c.id == reservation_id, reservations.c.status == "held", mine)
             .values(status="released")
             .returning(reservations.c.codes, reservations.c.customer_id)
         ).first()
         if row is None:
             status = conn.execute(
-                select(reservations.c.status).where(reservations.c.id == reservation_id)
+                select(reservations.c.status).where(reservations.c.id == reservation_id, mine)
             ).scalar_one_or_none()
             if status is None:
                 raise NotFound(f"no reservation {reservation_id}")

@@ -21,10 +21,11 @@ from couponry.services.access.actors import Actor, Permission, Role
 from couponry.services.checkout import idempotency
 
 
-def _check_access(conn: Connection, actor: Actor, redemption_id: str) -> None:
-    """A store key may only touch redemptions whose every code is one of its own store's campaigns."""
+def may_access(conn: Connection, actor: Actor, redemption_id: str) -> bool:
+    """A store key may only see or touch redemptions whose every code is one of its own store's
+    campaigns (not another store's, nor a platform coupon that other stores redeem too)."""
     if actor.role is not Role.STORE:
-        return
+        return True
     stores = set(
         conn.execute(
             select(campaigns.c.store_id)
@@ -32,7 +33,12 @@ def _check_access(conn: Connection, actor: Actor, redemption_id: str) -> None:
             .where(redemption_codes.c.redemption_id == redemption_id)
         ).scalars()
     )
-    actor.require_store_access(stores.pop() if len(stores) == 1 else None)
+    return stores == {actor.store_id}
+
+
+def _check_access(conn: Connection, actor: Actor, redemption_id: str) -> None:
+    if not may_access(conn, actor, redemption_id):
+        actor.require_store_access(None)  # a store key: 403, as API.md says of another store's data
 
 
 def load_body(conn: Connection, actor: Actor, redemption_id: str) -> dict[str, Any]:

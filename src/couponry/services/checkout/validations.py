@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from couponry.adapters.db.snapshots import load_snapshots
 from couponry.adapters.db.tables import coupons
 from couponry.domain.best import best_combination
 from couponry.domain.cart import Cart
-from couponry.domain.coupon import CouponSnapshot
+from couponry.domain.coupon import CouponSnapshot, UnknownCoupon
 from couponry.domain.outcomes import PricingResult
 from couponry.domain.pricing import price
 from couponry.services.access.actors import Actor, Permission
@@ -23,25 +24,42 @@ from couponry.services.checkout.bodies import validation_body
 def validate(
     db: Database, actor: Actor, cart: Cart, codes: Sequence[str], customer_id: str | None, now: datetime
 ) -> tuple[dict[str, Any], PricingResult]:
+    """Price the cart with the codes. A store key's look-ups see only its own store's and platform
+    campaigns: another store's code is answered exactly as an unknown one."""
     actor.require(Permission.VALIDATE)
     with db.read() as conn:
-        snapshots, customer = load_snapshots(conn, codes, customer_id)
+        snapshots, customer = load_snapshots(conn, codes, customer_id, store_scope=actor.store_scope)
     result = price(cart, snapshots, customer, now)
     return validation_body(result, codes), result
 
 
+@dataclass(frozen=True)
+class BestCoupons:
+    body: dict[str, Any]
+    result: PricingResult
+    unknown_codes: int  # given codes that matched no coupon this key may see (failed look-ups)
+
+
 def best_coupons(
     db: Database, actor: Actor, cart: Cart, customer_id: str | None, codes: Sequence[str], now: datetime
-) -> tuple[dict[str, Any], PricingResult]:
-    """The combination of the wallet's coupons (and any given codes) that saves the most."""
+) -> BestCoupons:
+    """The combination of the wallet's coupons (and any given codes) that saves the most.
+
+    The customer's own coupons are only read for a key that may read wallets (storefront, admin): a
+    POS or store key combines the codes it was given, so it cannot learn a customer's personal codes.
+    """
     actor.require(Permission.VALIDATE)
     with db.read() as conn:
         owned: list[str] = []
-        if customer_id is not None:
+        if customer_id is not None and actor.may(Permission.WALLET):
             owned = list(
                 conn.execute(select(coupons.c.code).where(coupons.c.customer_id == customer_id)).scalars()
             )
-        snapshots, customer = load_snapshots(conn, list(dict.fromkeys([*owned, *codes])), customer_id)
+        given = list(dict.fromkeys(codes))
+        snapshots, customer = load_snapshots(
+            conn, list(dict.fromkeys([*owned, *given])), customer_id, store_scope=actor.store_scope
+        )
+    unknown = sum(isinstance(s, UnknownCoupon) for s in snapshots)
     wallet = [s for s in snapshots if isinstance(s, CouponSnapshot)]
     result = best_combination(cart, wallet, customer, now)
-    return validation_body(result), result
+    return BestCoupons(validation_body(result), result, unknown)

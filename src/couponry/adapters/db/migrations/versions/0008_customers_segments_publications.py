@@ -2,7 +2,7 @@
 publications and the one-coupon-per-customer-and-campaign record of published coupons.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 """
 
 import secrets
@@ -13,7 +13,7 @@ from alembic import op
 import couponry.adapters.db.tables
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
