@@ -22,6 +22,15 @@ class Settings(BaseSettings):
     run_background_workers: bool = True
     db_pool_size: int = 10
     log_level: str = "INFO"
+    # messaging (docs/messaging.md)
+    smtp_url: str | None = None  # smtp://host:port, smtp+starttls://user:pass@host:587, smtps://host:465
+    smtp_timeout_seconds: float = 60.0
+    mail_from: str = "Couponry <noreply@localhost>"
+    public_url: str = "https://localhost:8000"  # where customers reach this server (unsubscribe links)
+    secret_key: str | None = None  # signs unsubscribe links; generated and kept in the database if unset
+    expiry_reminder_days: int = 3
+    webhook_timeout_seconds: float = 10.0
+    scheduler_poll_seconds: float = 1.0
 
 
 @lru_cache

@@ -18,8 +18,10 @@ from couponry.adapters.throttle import make_throttle
 from couponry.api import problems
 from couponry.api.logging import RequestIdMiddleware, configure_logging
 from couponry.api.metrics import MetricsMiddleware, metrics_response
-from couponry.api.routes import campaigns, checkout, coupons, customers
+from couponry.api.routes import campaigns, checkout, coupons, customers, public, unsubscribe, webhooks
 from couponry.services.jobs.worker import BackgroundWorker
+from couponry.services.scheduling.catalog import default_registry
+from couponry.services.scheduling.scheduler import Ticker
 from couponry.settings import Settings, get_settings
 
 
@@ -39,6 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 poll_seconds=settings.job_poll_seconds,
                 sweep_seconds=settings.sweep_interval_seconds,
                 idempotency_retention=timedelta(hours=settings.idempotency_retention_hours),
+                scheduler=Ticker(db, settings, default_registry()),
+                scheduler_seconds=settings.scheduler_poll_seconds,
             )
             worker.start()
         # Everything alive now (modules, the app, pools) lives as long as the process: keep it out of
@@ -60,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     problems.install(app)
-    for module in (campaigns, coupons, checkout, customers):
+    for module in (campaigns, coupons, checkout, customers, webhooks, public, unsubscribe):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["operations"])
