@@ -7,6 +7,7 @@ coupon_issued, expiring_soon, birthday and points_statement. HTML is autoescaped
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -43,7 +44,7 @@ def describe_discount(discount: dict[str, Any], currency: str) -> str:
     """A campaign's discount in words: "15% off", "5.00 USD off", "free shipping" ..."""
     kind = discount.get("type")
     if kind == "percent":
-        text = f"{discount['percent']:g}% off"
+        text = f"{Decimal(str(discount['percent'])).normalize():f}% off"  # stored as "15" or "12.5"
         if discount.get("max_amount") is not None:
             text += f" (up to {format_money(discount['max_amount'], currency)})"
         return text

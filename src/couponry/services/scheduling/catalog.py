@@ -24,9 +24,9 @@ def default_registry() -> Registry:
     from couponry.services.messaging.delivery import deliver_outbox
     from couponry.services.messaging.mails import expiry_reminders_job
 
-    registry = Registry()
-    registry.add("outbox.deliver", OUTBOX_EVERY, deliver_outbox)
+    registry = Registry()  # a tick runs jobs in this order: what queues messages comes before delivery
     # 09:00 UTC: reminders arrive in the morning in Europe, not at midnight
     registry.add("mail.expiry_reminders", DAILY, expiry_reminders_job, offset=timedelta(hours=9))
     registry.add("scheduler.purge_runs", DAILY, _purge_runs, offset=timedelta(hours=3))
+    registry.add("outbox.deliver", OUTBOX_EVERY, deliver_outbox)
     return registry
