@@ -62,3 +62,12 @@ def test_the_feed_lists_public_running_campaigns_with_open_codes_and_terms(
 def test_the_feed_refuses_an_unbounded_page(server: Server) -> None:
     response = httpx.get(f"{server.base}/v1/public/coupons", params={"limit": 1000})
     assert response.status_code == 422 and response.json()["field"] == "limit"
+
+
+def test_the_messaging_endpoints_are_documented_with_their_problem_answers(server: Server) -> None:
+    paths = httpx.get(server.base + "/openapi.json").json()["paths"]
+    assert "application/problem+json" in paths["/v1/webhooks"]["post"]["responses"]["422"]["content"]
+    assert "403" in paths["/v1/webhooks"]["get"]["responses"]
+    assert "404" in paths["/v1/webhooks/{webhook_id}"]["delete"]["responses"]
+    assert "get" in paths["/v1/public/coupons"]
+    assert {"get", "post"} <= set(paths["/unsubscribe/{token}"])

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select
 
 from couponry.adapters.db.tables import webhooks
 
 TTL = 2.0
-_cache: dict[str, tuple[float, frozenset[str]]] = {}
+_cache: dict[Engine, tuple[float, frozenset[str]]] = {}
 
 
 def subscribed_types(conn: Connection) -> frozenset[str]:
-    key = conn.engine.url.render_as_string(hide_password=False)
+    key = conn.engine
     hit = _cache.get(key)
     if hit is not None and time.monotonic() < hit[0]:
         return hit[1]
