@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     secret_key: str | None = None  # signs unsubscribe links; generated and kept in the database if unset
     expiry_reminder_days: int = 3
     webhook_timeout_seconds: float = 10.0
+    outbox_retention_days: int = 90  # settled mails and webhook events are forgotten after this
     scheduler_poll_seconds: float = 1.0
 
 

@@ -53,3 +53,22 @@ def test_an_event_nobody_subscribes_to_is_not_written(db: Database) -> None:
         queued = enqueue_event(conn, "coupon.redeemed", {"code": "X"}, utcnow())
     assert queued is False
     assert _count(db) == 0
+
+
+def test_settled_messages_are_forgotten_after_the_retention_and_pending_ones_never(db: Database) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from couponry.services.messaging.delivery import purge_outbox
+
+    old, recent = utcnow() - timedelta(days=100), utcnow()
+    with db.write() as conn:
+        enqueue_mail(conn, "c1", "coupon_issued", {"code": "A"}, old, dedupe_key="sent-long-ago")
+        enqueue_mail(conn, "c1", "coupon_issued", {"code": "B"}, old, dedupe_key="still-pending")
+        enqueue_mail(conn, "c1", "coupon_issued", {"code": "C"}, recent, dedupe_key="sent-lately")
+        conn.execute(update(outbox).where(outbox.c.dedupe_key != "still-pending").values(status="delivered"))
+    assert purge_outbox(db, utcnow() - timedelta(days=90)) == 1
+    with db.read() as conn:
+        left = set(conn.execute(select(outbox.c.dedupe_key)).scalars())
+    assert left == {"still-pending", "sent-lately"}

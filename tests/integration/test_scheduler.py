@@ -115,7 +115,7 @@ def test_four_processes_ticking_at_once_run_each_due_job_once(db_url: str) -> No
     assert all(p.returncode == 0 for p in processes), [err for _, err in outputs]
     lines = [line.split() for out, _ in outputs for line in out.splitlines()]
     # then each job succeeded in exactly one of them and was skipped by the three others
-    for job in ("mail.expiry_reminders", "scheduler.purge_runs", "outbox.deliver"):
+    for job in ("mail.expiry_reminders", "scheduler.purge_runs", "outbox.purge", "outbox.deliver"):
         statuses = sorted(status for status, name, *_ in lines if name == job)
         assert statuses == ["skipped", "skipped", "skipped", "succeeded"], job
     # and a later tick the same day runs only the frequent job
@@ -123,6 +123,7 @@ def test_four_processes_ticking_at_once_run_each_due_job_once(db_url: str) -> No
     assert {line.split()[1]: line.split()[0] for line in out.splitlines()} == {
         "mail.expiry_reminders": "skipped",
         "scheduler.purge_runs": "skipped",
+        "outbox.purge": "skipped",
         "outbox.deliver": "succeeded",
     }
 
