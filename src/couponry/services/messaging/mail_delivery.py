@@ -35,6 +35,7 @@ from couponry.adapters.mail import (
 )
 from couponry.domain.backoff import MAIL
 from couponry.services.campaigns.coupons import coupon_status
+from couponry.services.ids import utcnow
 from couponry.services.messaging.compose import build_message, describe_discount, render
 from couponry.services.messaging.outbox_claims import claim_due, released, retry_values, settle
 from couponry.services.messaging.secrets import signing_key
@@ -165,7 +166,7 @@ def _send_batch(
             text=text,
             html=html,
             unsubscribe_url=url,
-            date=now,
+            date=utcnow(),  # the wall clock, like the SMTP server's Received: header (not a tick's --now)
         )
         ready.append((row, message, customer.email))
     sent, reachable = _transmit(settings, target, ready, now, report)
