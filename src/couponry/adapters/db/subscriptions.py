@@ -9,13 +9,14 @@ webhook; another server process sees a new subscription within `TTL` seconds.
 from __future__ import annotations
 
 import time
+import weakref
 
 from sqlalchemy import Connection, Engine, select
 
 from couponry.adapters.db.tables import webhooks
 
 TTL = 2.0
-_cache: dict[Engine, tuple[float, frozenset[str]]] = {}
+_cache: weakref.WeakKeyDictionary[Engine, tuple[float, frozenset[str]]] = weakref.WeakKeyDictionary()
 
 
 def subscribed_types(conn: Connection) -> frozenset[str]:

@@ -80,3 +80,29 @@ def redemption_rolled_back(
     enqueue_event(
         conn, "redemption.rolled_back", data, now, dedupe_key=f"redemption.rolled_back:{redemption_id}"
     )
+
+
+def coupon_claimed(conn: Connection, code: str, campaign_id: str, customer_id: str, now: datetime) -> None:
+    """`coupon.claimed`, when a customer claims a coupon (coupon center)."""
+    data = {
+        "code": code,
+        "campaign_id": campaign_id,
+        "customer_id": customer_id,
+        "claimed_at": now.isoformat(),
+    }
+    enqueue_event(conn, "coupon.claimed", data, now)
+
+
+def points_changed(
+    conn: Connection, customer_id: str, points: int, kind: str, balance: int, now: datetime, entry_id: str
+) -> None:
+    """`points.changed`, once per ledger entry (`kind`: earned, matured, redeemed, expired, reversed,
+    adjusted, bonus; `balance`: the available points after it)."""
+    data = {
+        "customer_id": customer_id,
+        "points": points,
+        "kind": kind,
+        "balance": balance,
+        "entry_id": entry_id,
+    }
+    enqueue_event(conn, "points.changed", data, now, dedupe_key=f"points.changed:{entry_id}")
