@@ -91,13 +91,13 @@ class RunOutcome:
     error: str | None = None
 
 
-def claim(db: Database, job: ScheduledJob, period: datetime, now: datetime) -> bool:
-    """Whether this caller runs `job` for `period`: it inserted the run row, or took over a stale or
-    failed one. Committed before the job starts."""
+def claim(db: Database, job: ScheduledJob, period: datetime, now: datetime) -> int | None:
+    """The attempt number if this caller runs `job` for `period` (it inserted the run row, or took over
+    a stale or failed one), else None. Committed before the job starts."""
     with db.write() as conn:
         row = {"job": job.name, "scheduled_for": period, "status": "running", "started_at": now}
         if insert_ignoring_conflicts(conn, scheduled_runs, row):
-            return True
+            return 1
         c = scheduled_runs.c
         taken = conn.execute(
             update(scheduled_runs)
@@ -108,19 +108,22 @@ def claim(db: Database, job: ScheduledJob, period: datetime, now: datetime) -> b
                 | ((c.status == "failed") & (c.finished_at < now - job.retry_after)),
             )
             .values(status="running", started_at=now, finished_at=None, attempts=c.attempts + 1)
-            .returning(c.job)
-        ).first()
-        return taken is not None
+            .returning(c.attempts)
+        ).scalar_one_or_none()
+        return taken
 
 
 def _finish(
-    db: Database, job: ScheduledJob, period: datetime, status: str, at: datetime, error: str | None
+    db: Database, job: ScheduledJob, period: datetime, attempt: int, outcome: dict[str, object]
 ) -> None:
+    """Record how the run ended, unless another process took the run over meanwhile (it thought this
+    one dead): then its outcome is the one that counts."""
+    c = scheduled_runs.c
     with db.write() as conn:
         conn.execute(
             update(scheduled_runs)
-            .where(scheduled_runs.c.job == job.name, scheduled_runs.c.scheduled_for == period)
-            .values(status=status, finished_at=at, error=error)
+            .where(c.job == job.name, c.scheduled_for == period, c.attempts == attempt)
+            .values(**outcome)
         )
 
 
@@ -131,7 +134,8 @@ def _later(now: datetime, started: float) -> datetime:
 
 def run_job(db: Database, settings: Settings, job: ScheduledJob, now: datetime) -> RunOutcome:
     period = job.period_start(now)
-    if not claim(db, job, period, now):
+    attempt = claim(db, job, period, now)
+    if attempt is None:
         return RunOutcome(job.name, period, "skipped")
     started = time.monotonic()
     try:
@@ -139,9 +143,17 @@ def run_job(db: Database, settings: Settings, job: ScheduledJob, now: datetime) 
     except Exception as exc:  # recorded on the run row; a later tick of the period retries
         log.exception("scheduled job %s failed", job.name)
         error = f"{type(exc).__name__}: {exc}"[:2000]
-        _finish(db, job, period, "failed", _later(now, started), error)
+        _finish(
+            db,
+            job,
+            period,
+            attempt,
+            {"status": "failed", "finished_at": _later(now, started), "error": error},
+        )
         return RunOutcome(job.name, period, "failed", error)
-    _finish(db, job, period, "succeeded", _later(now, started), None)
+    _finish(
+        db, job, period, attempt, {"status": "succeeded", "finished_at": _later(now, started), "error": None}
+    )
     return RunOutcome(job.name, period, "succeeded")
 
 
@@ -163,8 +175,9 @@ def purge_runs(db: Database, before: datetime) -> int:
 
 
 class Ticker:
-    """The in-process scheduler of `couponry serve`: ticks the registry at most every `poll` seconds and
-    skips, without touching the database, jobs whose current period this process already saw claimed."""
+    """The in-process scheduler of `couponry serve` (the background worker calls `tick` every second or
+    so). It skips, without touching the database, a job whose current period it already ran, and looks
+    again only now and then at a period another process is running or a run that failed."""
 
     def __init__(self, db: Database, settings: Settings, registry: Registry) -> None:
         self.db, self.settings, self.registry = db, settings, registry
