@@ -92,3 +92,26 @@ def enqueue_mails(
         for customer_id, template, context, dedupe_key in mails
     ]
     return insert_ignoring_conflicts(conn, outbox, rows)
+
+
+def enqueue_events(conn: Connection, type_: str, datas: list[dict[str, Any]], now: datetime) -> int:
+    """Many events of one type at once (one statement); returns how many were queued (0 while no webhook
+    subscribes to `type_`)."""
+    if not datas or type_ not in subscribed_types(conn):
+        return 0
+    rows = [
+        {
+            "id": uuid.uuid4().hex,
+            "kind": "event",
+            "type": type_,
+            "customer_id": None,
+            "payload": data,
+            "dedupe_key": None,
+            "status": "pending",
+            "attempts": 0,
+            "available_at": now,
+            "created_at": now,
+        }
+        for data in datas
+    ]
+    return insert_ignoring_conflicts(conn, outbox, rows)

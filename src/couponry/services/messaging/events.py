@@ -12,24 +12,22 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from couponry.adapters.db.outbox import enqueue_event
+from couponry.adapters.db.outbox import enqueue_event, enqueue_events
 from couponry.adapters.db.subscriptions import subscribed_types
 
 
 def coupons_issued(
     conn: Connection, campaign_id: str, customer_id: str, codes: Iterable[str], now: datetime
 ) -> None:
-    """`coupon.issued`, one per code issued to a customer."""
+    """`coupon.issued`, one per code issued to a customer (written in one statement)."""
     if "coupon.issued" not in subscribed_types(conn):
         return
-    for code in codes:
-        data = {
-            "code": code,
-            "campaign_id": campaign_id,
-            "customer_id": customer_id,
-            "issued_at": now.isoformat(),
-        }
-        enqueue_event(conn, "coupon.issued", data, now)
+    issued_at = now.isoformat()
+    datas = [
+        {"code": code, "campaign_id": campaign_id, "customer_id": customer_id, "issued_at": issued_at}
+        for code in codes
+    ]
+    enqueue_events(conn, "coupon.issued", datas, now)
 
 
 def coupons_redeemed(
