@@ -1,4 +1,4 @@
-"""The `couponry` command: serve, migrate, keys, codes, bench."""
+"""The `couponry` command: serve, migrate, keys, codes, tick, bench."""
 
 from __future__ import annotations
 
@@ -172,6 +172,49 @@ def _announce_when_up(host: str, port: int, secret: str, key_file: Path) -> None
         typer.echo(f"\n{frame}\n{body}\n{frame}\n")
 
     threading.Thread(target=announce, name="couponry-demo-announce", daemon=True).start()
+
+
+@app.command()
+def tick(
+    now: Annotated[
+        str | None,
+        typer.Option(help="run as of this RFC 3339 time (default: now), e.g. 2026-12-01T09:00:00Z"),
+    ] = None,
+    job: Annotated[list[str] | None, typer.Option(help="only this job (repeatable)")] = None,
+) -> None:
+    """Run every scheduled job that is due (as of --now) and exit; for cron, or to drive time in tests.
+
+    Each job runs once per period across every process and every tick: a second tick in the same
+    period prints `skipped`. The exit status is 1 if a job failed."""
+    from datetime import datetime
+
+    from couponry.services.ids import utcnow
+    from couponry.services.scheduling.catalog import default_registry
+    from couponry.services.scheduling.scheduler import run_due
+    from couponry.settings import get_settings
+
+    at = utcnow()
+    if now:
+        try:
+            at = datetime.fromisoformat(now.replace("Z", "+00:00"))
+        except ValueError:
+            raise typer.BadParameter(f"not an RFC 3339 time: {now!r}", param_hint="--now") from None
+        if at.tzinfo is None:
+            raise typer.BadParameter("give an offset (Z or +HH:MM)", param_hint="--now")
+    registry = default_registry()
+    unknown = set(job or ()) - set(registry.jobs)
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown job(s) {', '.join(sorted(unknown))}; known: {', '.join(registry.jobs)}"
+        )
+    outcomes = run_due(_database(), get_settings(), registry, at, set(job) if job else None)
+    for o in outcomes:
+        typer.echo(
+            f"{o.status:9} {o.job}  period {o.scheduled_for.isoformat()}"
+            + (f"  {o.error}" if o.error else "")
+        )
+    if any(o.status == "failed" for o in outcomes):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -28,10 +28,19 @@ class Settings(BaseSettings):
     run_background_workers: bool = True
     db_pool_size: int = 10
     log_level: str = "INFO"
-    # links in mails and exports (coupon pages) start with this; a personal coupon's link carries a
-    # token signed with secret_key (set it in production; the default is derived from the database URL)
+    # messaging (docs/messaging.md)
+    smtp_url: str | None = None  # smtp://host:port, smtp+starttls://user:pass@host:587, smtps://host:465
+    smtp_timeout_seconds: float = 60.0
+    mail_from: str = "Couponry <noreply@localhost>"
+    # where customers reach this server: coupon pages and unsubscribe links start with it (https in
+    # production: mail clients want an https List-Unsubscribe)
     public_url: str = "http://127.0.0.1:8000"
+    # signs unsubscribe links and personal coupon links; generated and kept in the database if unset
     secret_key: str | None = None
+    expiry_reminder_days: int = 3
+    webhook_timeout_seconds: float = 10.0
+    outbox_retention_days: int = 90  # settled mails and webhook events are forgotten after this
+    scheduler_poll_seconds: float = 1.0
 
 
 @lru_cache

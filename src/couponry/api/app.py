@@ -19,8 +19,20 @@ from couponry.api import docs, problems
 from couponry.api.body_limit import BodyLimitMiddleware
 from couponry.api.logging import RequestIdMiddleware, configure_logging
 from couponry.api.metrics import MetricsMiddleware, metrics_response
-from couponry.api.routes import campaigns, checkout, coupons, customers, publications, segments
+from couponry.api.routes import (
+    campaigns,
+    checkout,
+    coupons,
+    customers,
+    public,
+    publications,
+    segments,
+    unsubscribe,
+    webhooks,
+)
 from couponry.services.jobs.worker import BackgroundWorker
+from couponry.services.scheduling.catalog import default_registry
+from couponry.services.scheduling.scheduler import Ticker
 from couponry.settings import Settings, get_settings
 
 
@@ -41,6 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 sweep_seconds=settings.sweep_interval_seconds,
                 idempotency_retention=timedelta(hours=settings.idempotency_retention_hours),
                 job_lease=timedelta(seconds=settings.job_lease_seconds),
+                scheduler=Ticker(db, settings, default_registry()),
+                scheduler_seconds=settings.scheduler_poll_seconds,
             )
             worker.start()
         # Everything alive now (modules, the app, pools) lives as long as the process: keep it out of
@@ -65,7 +79,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     docs.install(app)
     app.state.settings = settings
     problems.install(app)
-    for module in (campaigns, coupons, checkout, customers, segments, publications):
+    for module in (
+        campaigns,
+        coupons,
+        checkout,
+        customers,
+        segments,
+        publications,
+        webhooks,
+        public,
+        unsubscribe,
+    ):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["operations"])

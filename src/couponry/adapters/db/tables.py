@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.types import TypeDecorator
@@ -80,6 +81,7 @@ campaigns = Table(
     Column("budget_held", BigInteger, nullable=False, server_default="0"),
     Column("created_at", UTC, nullable=False),
     Column("updated_at", UTC, nullable=False),
+    Column("is_public", Boolean, nullable=False, server_default="0"),  # listed in the public feed
 )
 
 # The normalized code is the primary key: one index enforces uniqueness across the whole system.
@@ -272,7 +274,9 @@ outbox = Table(
     Column("customer_id", String(100)),  # the recipient of a mail
     Column("payload", JSON, nullable=False),
     Column("dedupe_key", String(300), unique=True),
-    Column("status", String(16), nullable=False),  # pending | delivered | skipped | failed
+    # mail: pending | sending (leased until available_at) | delivered | skipped | failed
+    # event: pending | dispatched (one webhook_deliveries row per subscribed endpoint)
+    Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("available_at", UTC, nullable=False),  # not before: the next attempt, after a backoff
     Column("created_at", UTC, nullable=False),
@@ -335,4 +339,58 @@ api_key_revocations = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("counter", BigInteger, nullable=False),
+)
+
+
+# One row per scheduled job and period: whoever inserts it runs that period, so a job runs once per period
+# however many processes tick, and a second tick in the same period finds the row and does nothing.
+scheduled_runs = Table(
+    "scheduled_runs",
+    metadata,
+    Column("job", String(100), primary_key=True),
+    Column("scheduled_for", UTC, primary_key=True),  # the start of the period this run covers
+    Column("status", String(16), nullable=False),  # running | succeeded | failed
+    Column("attempts", Integer, nullable=False, server_default="1"),
+    Column("started_at", UTC, nullable=False),
+    Column("finished_at", UTC),
+    Column("error", Text),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("secret", String(100), nullable=False),  # needed in clear to sign; shown once, at creation
+    Column("created_at", UTC, nullable=False),
+    Column("deleted_at", UTC),  # kept for the deliveries that name it
+)
+
+# One row per (event, endpoint): its own attempts, backoff and outcome.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("event_id", String(32), nullable=False),  # outbox.id: the `id` receivers dedupe on
+    Column("webhook_id", String(32), nullable=False, index=True),
+    Column("status", String(16), nullable=False),  # pending | sending | delivered | failed | cancelled
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("available_at", UTC, nullable=False),
+    Column("last_status", Integer),  # the receiver's last HTTP status, if it answered
+    Column("last_error", Text),
+    Column("created_at", UTC, nullable=False),
+    Column("delivered_at", UTC),
+    UniqueConstraint("event_id", "webhook_id", name="uq_webhook_deliveries_event_webhook"),
+    Index("ix_webhook_deliveries_status_available", "status", "available_at"),
+)
+
+# Secrets the processes of one installation must share (the unsubscribe-link key when
+# COUPONRY_SECRET_KEY is not set): the first process to start inserts it, every other one reads it.
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", UTC, nullable=False),
 )

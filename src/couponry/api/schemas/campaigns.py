@@ -141,6 +141,7 @@ class CampaignCreate(Strict):
     stacking: Stacking = "order"
     code_config: CodeConfigIn = CodeConfigIn()
     status: Status = "active"
+    public: bool = False  # listed, with its codes, in the public feed GET /v1/public/coupons
 
 
 class CampaignUpdate(Strict):
@@ -155,6 +156,7 @@ class CampaignUpdate(Strict):
     stacking: Stacking | None = None
     code_config: CodeConfigIn | None = None
     status: Status | None = None
+    public: bool | None = None
 
 
 class CampaignStats(BaseModel):
@@ -178,6 +180,7 @@ class CampaignPublic(BaseModel):
     stacking: Stacking
     code_config: CodeConfigIn
     status: Status
+    public: bool = False
     stats: CampaignStats
     created_at: datetime
     updated_at: datetime

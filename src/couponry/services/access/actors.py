@@ -27,6 +27,7 @@ class Permission(StrEnum):
     SEND_EVENTS = "send_events"
     READ_COUPONS = "read_coupons"
     READ_JOBS = "read_jobs"
+    MANAGE_WEBHOOKS = "manage_webhooks"
 
 
 _ALL = frozenset(Permission)

@@ -50,6 +50,7 @@ def _row_values(fields: dict[str, Any]) -> dict[str, Any]:
         "status": fields["status"],
         "stacking": fields["stacking"],
         "definition": {k: fields[k] for k in DEFINITION_KEYS},
+        "is_public": bool(fields.get("public", False)),
         **{k: limits.get(k) for k in LIMIT_KEYS},
     }
 
@@ -85,6 +86,7 @@ def to_public(row: Any, stats: dict[str, int]) -> dict[str, Any]:
         "stacking": row.stacking,
         "code_config": d["code_config"],
         "status": row.status,
+        "public": row.is_public,
         "stats": dict(stats),
         "created_at": row.created_at,
         "updated_at": row.updated_at,

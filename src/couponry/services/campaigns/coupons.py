@@ -17,6 +17,7 @@ from couponry.domain.errors import CodeTaken, InvalidInput, NotFound
 from couponry.services.access.actors import Actor, Permission, Role
 from couponry.services.campaigns.campaigns import load_visible
 from couponry.services.jobs import jobs
+from couponry.services.messaging import events
 
 SYNC_LIMIT = 1000
 
@@ -45,7 +46,10 @@ def issue_codes(
         campaign = load_visible(conn, actor, campaign_id)
         base = {"campaign_id": campaign_id, "customer_id": customer_id, "issued_at": now}
         if codes is not None:
-            return 201, {"codes": _issue_vanity(conn, actor, codes, base)}
+            issued_vanity = _issue_vanity(conn, actor, codes, base)
+            if customer_id:
+                events.coupons_issued(conn, campaign_id, customer_id, issued_vanity, now)
+            return 201, {"codes": issued_vanity}
         assert count is not None
         if count < 1:
             raise InvalidInput("count", "must be at least 1")
@@ -67,6 +71,8 @@ def issue_codes(
                 conn, [{"code": k, "display_code": v, **base} for k, v in wanted.items()]
             )
             issued.extend(wanted[k] for k in wanted if k in stored)
+        if customer_id:
+            events.coupons_issued(conn, campaign_id, customer_id, issued, now)
         return 201, {"codes": issued}
 
 

@@ -26,6 +26,7 @@ from couponry.domain.pricing import price
 from couponry.domain.reasons import MESSAGES
 from couponry.services.checkout.bodies import validation_body
 from couponry.services.ids import new_id
+from couponry.services.messaging import events
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,9 @@ def store_redemption(
         raise Conflict(
             f"order {req.order_id} has already redeemed one of these codes", code="already_redeemed"
         ) from exc
+    events.coupons_redeemed(
+        conn, redemption_id, req.order_id, req.customer_id, result.currency, result.codes, now
+    )
 
 
 def redemption_body(

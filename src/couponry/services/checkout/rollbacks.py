@@ -19,6 +19,7 @@ from couponry.adapters.db.usage import Usage, give_back, return_budget
 from couponry.domain.errors import InvalidInput, InvalidState, NotFound
 from couponry.services.access.actors import Actor, Permission, Role
 from couponry.services.checkout import idempotency
+from couponry.services.messaging import events
 
 
 def may_access(conn: Connection, actor: Actor, redemption_id: str) -> bool:
@@ -125,6 +126,7 @@ def _roll_back_whole(conn: Connection, redemption_id: str, reason: str, now: dat
         for c in codes
     ]
     give_back(conn, usages, held=False)
+    events.redemption_rolled_back(conn, redemption_id, changed.customer_id, codes, reason, now)
 
 
 def _refund_lines(conn: Connection, redemption_id: str, lines: Sequence[tuple[str, int]]) -> None:

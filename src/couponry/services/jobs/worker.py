@@ -1,5 +1,5 @@
 """The in-process background worker: runs queued jobs, releases expired holds, forgets old
-idempotency keys.
+idempotency keys, and ticks the scheduled jobs (services/scheduling).
 
 Every server process runs one; the database decides which process takes which job (jobs.claim_next)
 and which process releases which hold (reservations.expire_holds), so running several is safe. A job
@@ -19,6 +19,7 @@ from couponry.services.checkout.idempotency import purge_expired
 from couponry.services.checkout.reservations import expire_holds
 from couponry.services.ids import utcnow
 from couponry.services.jobs import jobs
+from couponry.services.scheduling.scheduler import Ticker
 
 log = logging.getLogger("couponry.worker")
 
@@ -32,9 +33,12 @@ class BackgroundWorker:
         sweep_seconds: float,
         idempotency_retention: timedelta,
         job_lease: timedelta = jobs.DEFAULT_LEASE,
+        scheduler: Ticker | None = None,
+        scheduler_seconds: float = 1.0,
     ) -> None:
         self.db = db
         self.job_lease = job_lease
+        self.scheduler, self.scheduler_seconds = scheduler, scheduler_seconds
         self.idempotency_retention = idempotency_retention
         self.poll_seconds = poll_seconds
         self.sweep_seconds = sweep_seconds
@@ -49,8 +53,15 @@ class BackgroundWorker:
         self._thread.join(timeout)
 
     def _loop(self) -> None:
-        next_sweep = 0.0
+        next_sweep = next_tick = 0.0
         while not self._stop.is_set():
+            # scheduled jobs (outbox delivery, daily mails ...): the run rows decide which process runs what
+            if self.scheduler is not None and time.monotonic() >= next_tick:
+                try:
+                    self.scheduler.tick(utcnow())
+                except Exception:
+                    log.exception("scheduler tick failed")
+                next_tick = time.monotonic() + self.scheduler_seconds
             try:
                 if time.monotonic() >= next_sweep:
                     released = expire_holds(self.db, utcnow())

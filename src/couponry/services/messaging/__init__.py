@@ -1,0 +1,1 @@
+"""Reaching customers and outside systems: mail and webhooks, delivered from the transactional outbox."""

@@ -1,0 +1,33 @@
+"""Every scheduled job of Couponry, in one list. A capability adds its job here with one call:
+
+    registry.add("loyalty.monthly_statement", DAILY, monthly_statement_job, offset=timedelta(hours=8))
+
+A job is a function of a JobContext (db, settings, now, scheduled_for); it runs once per period across
+every process (see scheduler), and must be idempotent within its period (dedupe keys).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from couponry.services.scheduling.scheduler import DAILY, JobContext, Registry, purge_runs
+
+OUTBOX_EVERY = timedelta(seconds=5)
+RUNS_KEPT = timedelta(days=7)  # past periods never run again; the rows are only history
+
+
+def _purge_runs(ctx: JobContext) -> None:
+    purge_runs(ctx.db, ctx.now - RUNS_KEPT)
+
+
+def default_registry() -> Registry:
+    from couponry.services.messaging.delivery import deliver_outbox, purge_outbox_job
+    from couponry.services.messaging.mails import expiry_reminders_job
+
+    registry = Registry()  # a tick runs jobs in this order: what queues messages comes before delivery
+    # 09:00 UTC: reminders arrive in the morning in Europe, not at midnight
+    registry.add("mail.expiry_reminders", DAILY, expiry_reminders_job, offset=timedelta(hours=9))
+    registry.add("scheduler.purge_runs", DAILY, _purge_runs, offset=timedelta(hours=3))
+    registry.add("outbox.purge", DAILY, purge_outbox_job, offset=timedelta(hours=3))
+    registry.add("outbox.deliver", OUTBOX_EVERY, deliver_outbox)
+    return registry
