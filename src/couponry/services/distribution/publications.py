@@ -27,7 +27,7 @@ from couponry.domain.codes import CodeConfig, check_code_space
 from couponry.domain.errors import InvalidInput, InvalidState, NotFound
 from couponry.services.access.actors import Actor, Permission
 from couponry.services.campaigns.campaigns import load_visible
-from couponry.services.distribution.links import coupon_url
+from couponry.services.distribution.links import CouponLinks, coupon_links
 from couponry.services.ids import new_id, utcnow
 from couponry.services.jobs import jobs as job_queue
 
@@ -156,6 +156,7 @@ def run_publication(db: Database, job: Any, progress: Callable[[Connection, int]
                 raise NotFound(f"no segment {pub.segment_id}")
             members = members_where(conn, segment, started)
     config = CodeConfig.from_dict(campaign.definition.get("code_config"))
+    links = coupon_links(db)
     done, after = 0, ""
     while True:
         with db.write() as conn:
@@ -170,7 +171,7 @@ def run_publication(db: Database, job: Any, progress: Callable[[Connection, int]
                 config=config,
                 recipients=recipients,
                 now=now,
-                mail=_mail(campaign, now) if pub.notify else None,
+                mail=_mail(campaign, now, links) if pub.notify else None,
             )
             done += walked
             after = cursor
@@ -209,12 +210,12 @@ def _valid_until(campaign: Any, issued_at: datetime) -> str | None:
     return min(ends).isoformat() if ends else None
 
 
-def _mail(campaign: Any, now: datetime) -> IssuedMail:
+def _mail(campaign: Any, now: datetime, links: CouponLinks) -> IssuedMail:
     """The `coupon_issued` mail's context (the outbox helper's template reads it)."""
     return IssuedMail(
         campaign_name=campaign.name,
         valid_until=_valid_until(campaign, now),
-        url=lambda display, code, customer_id: coupon_url(display, customer_id, code=code),
+        url=lambda display, code, customer_id: links.url(display, customer_id, code=code),
     )
 
 
@@ -231,6 +232,7 @@ def export_csv(db: Database, actor: Actor, publication_id: str, batch: int = 5_0
 
 
 def _export_lines(db: Database, publication_id: str, batch: int) -> Iterator[str]:
+    links = coupon_links(db)
     yield _csv_line(EXPORT_HEADER)
     after = ""
     while True:
@@ -250,7 +252,7 @@ def _export_lines(db: Database, publication_id: str, batch: int) -> Iterator[str
             return
         yield "".join(
             _csv_line(
-                (r.customer_id, r.email or "", r.display_code, coupon_url(r.display_code, r.customer_id))
+                (r.customer_id, r.email or "", r.display_code, links.url(r.display_code, r.customer_id))
             )
             for r in rows
         )
