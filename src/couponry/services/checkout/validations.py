@@ -30,6 +30,11 @@ def validate(
     return validation_body(result, codes), result
 
 
+# The newest personal coupons weighed by best-coupons: a customer may hold millions (bulk-issued), and
+# weighing them all made one request read them all and overflow SQLite's limit of bound parameters.
+BEST_OF_NEWEST = 200
+
+
 def best_coupons(
     db: Database, actor: Actor, cart: Cart, customer_id: str | None, codes: Sequence[str], now: datetime
 ) -> tuple[dict[str, Any], PricingResult]:
@@ -39,7 +44,12 @@ def best_coupons(
         owned: list[str] = []
         if customer_id is not None:
             owned = list(
-                conn.execute(select(coupons.c.code).where(coupons.c.customer_id == customer_id)).scalars()
+                conn.execute(
+                    select(coupons.c.code)
+                    .where(coupons.c.customer_id == customer_id)
+                    .order_by(coupons.c.issued_at.desc())
+                    .limit(BEST_OF_NEWEST)
+                ).scalars()
             )
         snapshots, customer = load_snapshots(conn, list(dict.fromkeys([*owned, *codes])), customer_id)
     wallet = [s for s in snapshots if isinstance(s, CouponSnapshot)]
