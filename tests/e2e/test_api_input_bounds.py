@@ -234,3 +234,9 @@ def test_a_wallet_is_paged_however_many_coupons_the_customer_holds(admin: httpx.
     # then every coupon comes exactly once
     assert sorted(seen) == sorted(issued.json()["codes"])
     _refused(admin.get(f"/v1/customers/{customer}/wallet", params={"cursor": "null"}), "cursor")
+
+
+def test_personal_codes_are_issued_a_thousand_at_most_at_a_time(admin: httpx.Client) -> None:
+    created = campaign(admin)
+    body = {"count": 1001, "customer_id": unique("CU")}
+    _refused(admin.post(f"/v1/campaigns/{created['id']}/coupons", json=body), "count")
