@@ -71,6 +71,7 @@ def test_marketing_consent_zero_is_not_false(admin: httpx.Client) -> None:
     [
         ({"limits": {"budget": 10**30}}, "limits.budget"),
         ({"limits": {"max_redemptions": 2**63}}, "limits.max_redemptions"),
+        ({"limits": {"per_coupon": 2**31}}, "limits.per_coupon"),
         ({"discount": {"type": "amount", "amount": 2**53}}, "discount.amount"),
         ({"validity": {"days_after_issue": 10**9}}, "validity.days_after_issue"),
         ({"scope": {"products": ["p"] * 1001}}, "scope.products"),
@@ -86,9 +87,11 @@ def test_a_campaign_with_an_out_of_range_number_or_list_is_refused(
     assert problem["code"] == "invalid_campaign"
 
 
-def test_the_largest_safe_amount_is_accepted(admin: httpx.Client) -> None:
-    created = campaign(admin, limits={"budget": 2**53 - 1, "max_redemptions": 2**53 - 1})
-    assert created["limits"]["budget"] == 2**53 - 1
+def test_the_largest_safe_amount_and_count_are_accepted(admin: httpx.Client) -> None:
+    created = campaign(
+        admin, limits={"budget": 2**53 - 1, "max_redemptions": 2**31 - 1, "per_customer": 2**31 - 1}
+    )
+    assert (created["limits"]["budget"], created["limits"]["max_redemptions"]) == (2**53 - 1, 2**31 - 1)
 
 
 @pytest.mark.parametrize(

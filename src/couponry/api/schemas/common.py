@@ -1,9 +1,10 @@
 """Bounds shared by every request schema: what a client may send, at most, and in which exact type.
 
-Every amount and count is an integer no larger than 2**53 - 1, the largest integer a JSON number keeps
-exactly in every client (JavaScript's Number.MAX_SAFE_INTEGER); it also leaves room to add amounts up
-in a 64-bit database column. Every string and list has a maximum length. Booleans and timestamps are
-strict: `0` is not `false`, and `0` is not a moment in 1970.
+Every amount is an integer no larger than 2**53 - 1, the largest integer a JSON number keeps exactly in
+every client (JavaScript's Number.MAX_SAFE_INTEGER), which also leaves room to add amounts up in a
+64-bit database column; every count (limits, quantities) fits the 32-bit columns that store it.
+Every string and list has a maximum length. Booleans and timestamps are strict: `0` is not `false`,
+and `0` is not a moment in 1970.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from fastapi import Path
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints
 
 MAX_AMOUNT = 2**53 - 1
+MAX_COUNT = 2**31 - 1  # limits and counters are 32-bit columns
 MAX_QUANTITY = 1_000_000
 
 Amount = Annotated[int, Field(strict=True, ge=0, le=MAX_AMOUNT)]
-Count = Annotated[int, Field(strict=True, ge=1, le=MAX_AMOUNT)]
+Count = Annotated[int, Field(strict=True, ge=1, le=MAX_COUNT)]
 Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)]
 Days = Annotated[int, Field(strict=True, ge=1, le=36_500)]
 Flag = Annotated[bool, Field(strict=True)]
