@@ -32,6 +32,7 @@ CHECKS = "not_a_server_error,content_type_conformance,negative_data_rejection"
 MAX_EXAMPLES = os.environ.get("COUPONRY_FUZZ_MAX_EXAMPLES", "10")
 SEED = os.environ.get("COUPONRY_FUZZ_SEED", "20261126")  # fixed: a red run is reproducible
 REQUEST_TIMEOUT = "10"
+TOOL_FLAKE = "AST constructor recursion depth mismatch"
 
 FUZZ_SETTINGS = {
     # Throttling would slow the run to a crawl (the fuzzer looks up many unknown codes); it has tests of
@@ -64,6 +65,18 @@ def test_the_fuzzer_finds_no_server_error_undocumented_content_type_or_accepted_
         "--no-color",
     ]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=str(tmp_path), env=env)
-    report = done.stdout[-20_000:] + done.stderr[-5_000:]
+    for _ in range(2):
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=600, cwd=str(tmp_path), env=env
+        )
+        report = done.stdout[-20_000:] + done.stderr[-5_000:]
+        # Hypothesis describing a strategy's lambda from two worker threads at once sometimes fails inside
+        # the tool itself (not a finding about the API): run once more only then.
+        if done.returncode == 0 or not _only_tool_errors(done.stdout):
+            break
     assert done.returncode == 0, f"schemathesis found problems (exit {done.returncode}):\n{report}"
+
+
+def _only_tool_errors(output: str) -> bool:
+    findings = ("Failures:", "Network Error", "Unhealthy API")
+    return TOOL_FLAKE in output and not any(finding in output for finding in findings)
