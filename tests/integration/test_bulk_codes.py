@@ -7,7 +7,7 @@ import io
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import Connection, event, func, insert, select
 
 from couponry.adapters.db import bulk_codes
 from couponry.adapters.db.bulk_codes import store_generated_codes, stream_codes, write_codes_csv
@@ -173,3 +173,38 @@ def test_streamed_codes_come_in_code_order_and_only_from_the_campaign(db: Databa
     out = io.StringIO()
     assert write_codes_csv(rows, out) == 95
     assert out.getvalue().splitlines()[0] == "code,campaign_id,customer_id"
+
+
+def test_a_bulk_job_on_sqlite_holds_the_write_lock_for_short_transactions_only(db: Database) -> None:
+    """SQLite has one write lock for the whole database: a request's write waits for the job's batch.
+    Batches of 50,000 codes held it for seconds on a busy server (PUT and PATCH stalled past 10 s)."""
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL locks rows, not the database: its batches may be large")
+    # given
+    add_campaign(db, "c1")
+    write_transactions: list[int] = []
+
+    @event.listens_for(db.engine, "commit")
+    def count_commit(conn: Connection) -> None:
+        if conn.get_execution_options().get("write"):
+            write_transactions.append(1)
+
+    # when
+    store_generated_codes(db, "c1", CodeConfig(), 25_000, issued_at=ISSUED)
+    # then
+    assert len(stored_codes(db, "c1")) == 25_000
+    assert len(write_transactions) >= 3  # batches of at most 10,000 codes
+
+
+def test_a_batch_that_meets_taken_codes_on_sqlite_stores_the_rest_in_one_statement(db: Database) -> None:
+    # given codes of another campaign, some of which the next batch will draw again
+    add_campaign(db, "c1")
+    add_campaign(db, "c2")
+    config = CodeConfig.from_dict({"pattern": "#####"})  # 28.6 million codes
+    store_generated_codes(db, "c2", config, 20_000, issued_at=ISSUED)
+    # when
+    stored = store_generated_codes(db, "c1", config, 5_000, issued_at=ISSUED)
+    # then exactly the count is stored, none of them taken from c2
+    mine = stored_codes(db, "c1")
+    assert stored == len(mine) == len(set(mine)) == 5_000
+    assert not set(mine) & set(stored_codes(db, "c2"))

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import re
+import string
 from collections import Counter
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from couponry.domain.codes import (
     ALPHABET,
@@ -125,3 +128,36 @@ def test_an_invalid_code_config_is_refused_naming_the_field(config: dict, field:
     with pytest.raises(InvalidInput) as refused:
         CodeConfig.from_dict(config)
     assert refused.value.field == field
+
+
+def test_normalize_folds_fullwidth_forms_onto_ascii() -> None:
+    assert normalize("ＳＵＭＭＥＲ２５") == normalize("SUMMER25") == "SUMMER25"
+
+
+@pytest.mark.parametrize("code", ["СУММЕР25", "SUMMER\x0025", "SUMMER\n25", "ÉTÉ", "A\u200bB", "🎉25"])
+def test_normalize_refuses_anything_but_ascii_letters_digits_and_separators(code: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        normalize(code)
+    assert refused.value.field == "code"
+
+
+@given(st.text(max_size=80))
+def test_a_normalized_code_is_only_ascii_capitals_and_digits(code: str) -> None:
+    try:
+        normalized = normalize(code)
+    except InvalidInput:
+        return
+    assert normalized.isascii() and normalized.isalnum() and normalized == normalized.upper()
+    assert normalize(normalized) == normalized
+
+
+@given(st.text(alphabet=string.ascii_letters + string.digits + "-_. ", min_size=1, max_size=64))
+def test_every_ascii_code_folds_like_its_fullwidth_twin(code: str) -> None:
+    fullwidth = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else "\u3000" for c in code)
+    try:
+        expected = normalize(code)
+    except InvalidInput:
+        with pytest.raises(InvalidInput):
+            normalize(fullwidth)
+        return
+    assert normalize(fullwidth) == expected

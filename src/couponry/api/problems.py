@@ -65,16 +65,61 @@ def _validation_code(request: Request) -> str:
     return getattr(getattr(route, "endpoint", None), "validation_code", "invalid_request")
 
 
+UNPARSABLE_BODY = "There was an error parsing the body"
+SEND_JSON = "send the body as JSON with the header Content-Type: application/json"
+
+
+def _unreadable_body(request: Request, exc: RequestValidationError) -> JSONResponse | None:
+    """A body that is not JSON at all, or not the JSON object a route takes, explained in words (pydantic
+    would say "[32]: JSON decode error" or "Input should be a valid dictionary")."""
+    errors_ = exc.errors()
+    first = errors_[0] if errors_ else {}
+    loc = tuple(first.get("loc", ()))
+    if first.get("type") == "json_invalid" and loc[:1] == ("body",):
+        where = ""
+        if len(loc) == 2 and isinstance(loc[1], int) and isinstance(exc.body, str):
+            line = exc.body.count("\n", 0, loc[1]) + 1
+            column = loc[1] - exc.body.rfind("\n", 0, loc[1])
+            where = f" at line {line} column {column}"
+        reason = first.get("ctx", {}).get("error", "malformed")
+        detail = f"the body is not valid JSON: {reason}{where}"
+        return problem(422, _validation_code(request), "Invalid request", detail, field="body")
+    if loc != ("body",):
+        return None
+    if first.get("type") == "missing":
+        detail = f"this request needs a JSON body; {SEND_JSON}"
+        return problem(422, _validation_code(request), "Invalid request", detail, field="body")
+    if isinstance(first.get("input"), bytes):  # FastAPI parses JSON only when the header says so
+        content_type = request.headers.get("content-type") or "none"
+        detail = f"{SEND_JSON} (the request said Content-Type: {content_type})"
+        return problem(415, "unsupported_media_type", "Unsupported media type", detail, field="body")
+    if first.get("type") in ("model_attributes_type", "dict_type", "model_type"):
+        detail = "the body must be a JSON object ({...})"
+        return problem(422, _validation_code(request), "Invalid request", detail, field="body")
+    return None
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.CouponryError)
     async def domain_error(request: Request, exc: errors.CouponryError) -> JSONResponse:
         extra = dict(exc.extra)
-        return problem(status_of(exc), exc.code, exc.title, exc.detail, **extra)
+        code = exc.code
+        if code == errors.InvalidInput.code:  # plain bad input: the route's code, as for schema errors
+            code = _validation_code(request)
+        return problem(status_of(exc), code, exc.title, exc.detail, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        unreadable = _unreadable_body(request, exc)
+        if unreadable is not None:
+            return unreadable
         issues = [
-            {"field": _field(tuple(e["loc"])), "message": e["msg"], "type": e["type"]} for e in exc.errors()
+            {
+                "field": _field(tuple(e["loc"])),
+                "message": e["msg"].removeprefix("Value error, "),
+                "type": e["type"],
+            }
+            for e in exc.errors()
         ]
         first = issues[0] if issues else {"field": "body", "message": "invalid"}
         return problem(
@@ -88,6 +133,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == UNPARSABLE_BODY:  # FastAPI's words for json.loads failing
+            detail = "the body could not be read as JSON (nested too deep, or not UTF-8?)"
+            return problem(422, _validation_code(request), "Invalid request", detail, field="body")
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return problem(exc.status_code, code, str(exc.detail), str(exc.detail))
 

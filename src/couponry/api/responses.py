@@ -28,6 +28,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: _problem("No such resource"),
     409: _problem("Conflict (refused redemption, code taken, idempotency key reused ...)"),
     413: _problem("Request body too large (`body_too_large`; COUPONRY_MAX_BODY_BYTES)"),
+    415: _problem("The body was not sent as JSON (Content-Type: application/json)"),
     422: _problem("Malformed input; `field` names the offending field"),
     429: _problem("Too many unknown codes from this key; see Retry-After"),
 }

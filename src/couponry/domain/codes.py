@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 import secrets
+import string
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,16 +30,37 @@ _TO_SYMBOL = bytes(ord(ALPHABET[b % len(ALPHABET)]) for b in range(256))
 _BIASED = bytes(range(_USABLE, 256))
 _LITERAL = re.compile(r"[A-Za-z0-9_-]*")
 _SEPARATORS = str.maketrans("", "", "-_")
+CODE_SEPARATORS = "-_. "
+_CODE_CHARACTERS = frozenset(string.ascii_letters + string.digits + CODE_SEPARATORS)
+_DROP_SEPARATORS = str.maketrans("", "", CODE_SEPARATORS)
 
 
 def normalize(code: str) -> str:
-    """The form codes are stored and matched in: upper case, letters and digits only."""
-    normalized = "".join(ch for ch in code.upper() if ch.isalnum())
+    """The form codes are stored and matched in: upper case, ASCII letters and digits only.
+
+    Compatibility forms are folded first (NFKC: fullwidth `ＳＵＭＭＥＲ２５` is `SUMMER25`), so a
+    look-alike cannot be issued beside the code it imitates. What is still not ASCII letters, digits
+    or the separators '-', '_', '.' and space after that (Cyrillic `С`, a NUL byte ...) is refused:
+    codes are typed by people from print and screens, and a code that looks like another is a trap.
+    """
+    folded = unicodedata.normalize("NFKC", code)
+    stray = next((ch for ch in folded if ch not in _CODE_CHARACTERS), None)
+    if stray is not None:
+        raise InvalidInput(
+            "code",
+            f"may only contain ASCII letters, digits and the separators - _ . and space ({stray!r} is not)",
+        )
+    normalized = folded.translate(_DROP_SEPARATORS).upper()
     if not normalized:
         raise InvalidInput("code", "must contain at least one letter or digit")
     if len(normalized) > MAX_CODE_LENGTH:
         raise InvalidInput("code", f"must have at most {MAX_CODE_LENGTH} letters and digits")
     return normalized
+
+
+def display_form(code: str) -> str:
+    """How an issued vanity code is shown back: as typed, in its NFKC form, without outer spaces."""
+    return unicodedata.normalize("NFKC", code).strip()
 
 
 def symbols(random_bytes: bytes) -> str:

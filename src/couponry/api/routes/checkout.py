@@ -20,6 +20,7 @@ from couponry.api.schemas.carts import (
     ValidationIn,
     ValidationOut,
 )
+from couponry.api.schemas.common import ResourceIdPath
 from couponry.domain.errors import RedemptionRefused
 from couponry.services.checkout import redemptions, reservations, rollbacks, validations
 from couponry.services.checkout.idempotency import check_key
@@ -78,18 +79,23 @@ def redeem(
 
 
 @router.get("/redemptions/{redemption_id}", response_model=RedemptionOut)
-def get_redemption(redemption_id: str, db: DbDep, actor: ActorDep) -> Any:
+def get_redemption(redemption_id: ResourceIdPath, db: DbDep, actor: ActorDep) -> Any:
     return JSONResponse(redemptions.get_redemption(db, actor, redemption_id))
 
 
 @router.get("/redemptions")
-def find_redemptions(db: DbDep, actor: ActorDep, order_id: str = Query(min_length=1)) -> Any:
+def find_redemptions(db: DbDep, actor: ActorDep, order_id: str = Query(min_length=1, max_length=200)) -> Any:
     return JSONResponse({"items": redemptions.find_redemptions(db, actor, order_id)})
 
 
 @router.post("/redemptions/{redemption_id}/rollback", response_model=RedemptionOut)
 def rollback(
-    redemption_id: str, body: RollbackIn, db: DbDep, actor: ActorDep, now: NowDep, key: IdempotencyKey = None
+    redemption_id: ResourceIdPath,
+    body: RollbackIn,
+    db: DbDep,
+    actor: ActorDep,
+    now: NowDep,
+    key: IdempotencyKey = None,
 ) -> Any:
     lines = [(line.id, line.quantity) for line in body.lines] if body.lines else None
     result = rollbacks.rollback(
@@ -118,5 +124,5 @@ def reserve(
 
 
 @router.delete("/reservations/{reservation_id}")
-def release(reservation_id: str, db: DbDep, actor: ActorDep, now: NowDep) -> Any:
+def release(reservation_id: ResourceIdPath, db: DbDep, actor: ActorDep, now: NowDep) -> Any:
     return reservations.release_reservation(db, actor, reservation_id, now)

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
 
 from couponry.api.deps import ActorDep, DbDep, LookupsDep, NowDep
 from couponry.api.responses import PROBLEMS
+from couponry.api.schemas.common import Cursor, ResourceIdPath
+from couponry.api.schemas.coupons import IssueCodes
 from couponry.domain.errors import CodeTaken, Forbidden, NotFound
 from couponry.services.campaigns import coupons
 from couponry.services.jobs import jobs
@@ -16,22 +17,16 @@ from couponry.services.jobs import jobs
 router = APIRouter(tags=["coupons"], responses=PROBLEMS)
 
 
-class IssueCodes(BaseModel):
-    codes: (
-        Annotated[
-            list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=10_000)
-        ]
-        | None
-    ) = None
-    count: Annotated[int, Field(strict=True, ge=1, le=100_000_000)] | None = None
-    customer_id: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-
-
 @router.post(
     "/v1/campaigns/{campaign_id}/coupons", status_code=201, responses={202: {"description": "A job"}}
 )
 def issue_codes(
-    campaign_id: str, body: IssueCodes, db: DbDep, actor: ActorDep, lookups: LookupsDep, now: NowDep
+    campaign_id: ResourceIdPath,
+    body: IssueCodes,
+    db: DbDep,
+    actor: ActorDep,
+    lookups: LookupsDep,
+    now: NowDep,
 ) -> Any:
     # Vanity codes probe which codes exist: the batch is guarded as one look-up, and each taken code
     # the key may not see then counts as a failed one, as an unknown code does at validation.
@@ -53,15 +48,26 @@ def issue_codes(
     return JSONResponse(jsonable_encoder(payload), status_code=status)
 
 
-@router.get("/v1/campaigns/{campaign_id}/coupons")
+CSV_EXPORT = {
+    200: {
+        "description": "A page of coupons (JSON), or with `format=csv` every code as CSV",
+        "content": {
+            "application/json": {},
+            "text/csv": {"schema": {"type": "string"}, "example": "code,campaign_id,customer_id\n"},
+        },
+    }
+}
+
+
+@router.get("/v1/campaigns/{campaign_id}/coupons", responses=CSV_EXPORT)
 def list_coupons(
-    campaign_id: str,
+    campaign_id: ResourceIdPath,
     db: DbDep,
     actor: ActorDep,
     now: NowDep,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: str | None = None,
+    cursor: Annotated[Cursor | None, Query()] = None,
 ) -> Any:
     if format == "csv":
         from couponry.adapters.db.bulk_codes import stream_codes
@@ -78,7 +84,13 @@ def list_coupons(
 
 
 @router.get("/v1/coupons/{code}")
-def get_coupon(code: str, db: DbDep, actor: ActorDep, lookups: LookupsDep, now: NowDep) -> Any:
+def get_coupon(
+    code: Annotated[str, Path(min_length=1, max_length=200)],
+    db: DbDep,
+    actor: ActorDep,
+    lookups: LookupsDep,
+    now: NowDep,
+) -> Any:
     with lookups.guard(1):
         try:
             found = coupons.get_coupon(db, actor, code, now)
@@ -90,5 +102,5 @@ def get_coupon(code: str, db: DbDep, actor: ActorDep, lookups: LookupsDep, now: 
 
 
 @router.get("/v1/jobs/{job_id}", tags=["jobs"])
-def get_job(job_id: str, db: DbDep, actor: ActorDep) -> Any:
+def get_job(job_id: ResourceIdPath, db: DbDep, actor: ActorDep) -> Any:
     return jobs.get_job(db, actor, job_id)

@@ -7,12 +7,23 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-Amount = Annotated[int, Field(strict=True, ge=0)]
-Count = Annotated[int, Field(strict=True, ge=1)]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+from couponry.api.schemas.common import (
+    Amount,
+    Count,
+    Country,
+    Currency,
+    Days,
+    Flag,
+    Id,
+    Label,
+    Labels,
+    Timestamp,
+)
+
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
 class Strict(BaseModel):
@@ -23,7 +34,7 @@ class Strict(BaseModel):
 
 class IssuerIn(Strict):
     type: Literal["platform", "store"] = "platform"
-    store_id: str | None = None
+    store_id: Id | None = None
 
 
 class AmountDiscount(Strict):
@@ -39,7 +50,7 @@ class AmountPerItemDiscount(Strict):
 
 class PercentDiscount(Strict):
     type: Literal["percent"]
-    percent: Annotated[Decimal, Field(gt=0, le=100, allow_inf_nan=False)]
+    percent: Annotated[Decimal, Field(gt=0, le=100, max_digits=9, decimal_places=6, allow_inf_nan=False)]
     max_amount: Amount | None = None
     max_items: Count | None = None
 
@@ -66,21 +77,21 @@ Discount = Annotated[
 
 
 class ScopeIn(Strict):
-    products: list[str] = []
-    categories: list[str] = []
-    brands: list[str] = []
-    exclude_products: list[str] = []
-    exclude_categories: list[str] = []
-    exclude_brands: list[str] = []
-    exclude_on_sale: bool = False
-    require_all_items: bool = False
+    products: Labels = []
+    categories: Labels = []
+    brands: Labels = []
+    exclude_products: Labels = []
+    exclude_categories: Labels = []
+    exclude_brands: Labels = []
+    exclude_on_sale: Flag = False
+    require_all_items: Flag = False
 
 
 class TimeWindowIn(Strict):
-    days: Annotated[list[Day], Field(min_length=1)]
+    days: Annotated[list[Day], Field(min_length=1, max_length=7)]
     start: time
     end: time
-    timezone: str = "UTC"
+    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "UTC"
 
     @field_validator("timezone")
     @classmethod
@@ -95,18 +106,18 @@ class TimeWindowIn(Strict):
 class ConditionsIn(Strict):
     min_spend: Amount | None = None
     min_quantity: Count | None = None
-    first_order_only: bool = False
-    customer_tags: list[str] = []
-    segment_id: str | None = None
-    channels: Annotated[list[Literal["online", "pos"]], Field(min_length=1)] = ["online", "pos"]
-    shipping_countries: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]] = []
-    time_windows: list[TimeWindowIn] = []
+    first_order_only: Flag = False
+    customer_tags: Annotated[list[Label], Field(max_length=100)] = []
+    segment_id: Id | None = None
+    channels: Annotated[list[Literal["online", "pos"]], Field(min_length=1, max_length=2)] = ["online", "pos"]
+    shipping_countries: Annotated[list[Country], Field(max_length=300)] = []
+    time_windows: Annotated[list[TimeWindowIn], Field(max_length=50)] = []
 
 
 class ValidityIn(Strict):
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
-    days_after_issue: Count | None = None
+    starts_at: Timestamp | None = None
+    ends_at: Timestamp | None = None
+    days_after_issue: Days | None = None
 
 
 class LimitsIn(Strict):
@@ -130,7 +141,7 @@ Status = Literal["draft", "active", "paused", "archived"]
 
 
 class CampaignCreate(Strict):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: Name
     issuer: IssuerIn = IssuerIn()
     currency: Currency
     discount: Discount
@@ -147,7 +158,7 @@ class CampaignCreate(Strict):
 class CampaignUpdate(Strict):
     """PATCH: every field optional; a given section replaces the stored one whole."""
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    name: Name | None = None
     discount: Discount | None = None
     scope: ScopeIn | None = None
     conditions: ConditionsIn | None = None

@@ -6,29 +6,38 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
+from couponry.api.schemas.common import (
+    MAX_AMOUNT,
+    Amount,
+    Country,
+    Currency,
+    CustomerId,
+    Flag,
+    Id,
+    Label,
+    Quantity,
+)
 from couponry.domain.cart import Cart, CartLine
 
-Amount = Annotated[int, Field(strict=True, ge=0)]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class LineIn(BaseModel):
     id: Id
-    product_id: str | None = None
-    category: str | None = None
-    brand: str | None = None
-    store_id: str | None = None
+    product_id: Label | None = None
+    category: Label | None = None
+    brand: Label | None = None
+    store_id: Id | None = None
     unit_price: Amount
-    quantity: Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
-    on_sale: bool = False
+    quantity: Quantity
+    on_sale: Flag = False
 
 
 class CartIn(BaseModel):
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    currency: Currency
     channel: Annotated[str, StringConstraints(min_length=1, max_length=32)] = "online"
     shipping: Amount = 0
-    shipping_country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    shipping_country: Country | None = None
     lines: Annotated[list[LineIn], Field(max_length=500)]
 
     @field_validator("lines")
@@ -40,6 +49,14 @@ class CartIn(BaseModel):
                 raise ValueError(f"line id {line.id!r} appears twice")
             seen.add(line.id)
         return lines
+
+    @model_validator(mode="after")
+    def _bounded_total(self) -> CartIn:
+        """Each amount is bounded, but unit_price x quantity summed over 500 lines is not: bound the
+        total, so no sum, discount or budget counter derived from this cart can overflow."""
+        if sum(line.unit_price * line.quantity for line in self.lines) + self.shipping > MAX_AMOUNT:
+            raise ValueError(f"unit_price x quantity over all lines plus shipping exceeds {MAX_AMOUNT}")
+        return self
 
     def to_domain(self) -> Cart:
         return Cart(
@@ -57,15 +74,15 @@ Codes = Annotated[list[Code], Field(max_length=20)]
 class ValidationIn(BaseModel):
     cart: CartIn
     codes: Annotated[list[Code], Field(min_length=1, max_length=20)]
-    customer_id: Id | None = None
+    customer_id: CustomerId | None = None
 
 
 class RedemptionIn(BaseModel):
     order_id: Id
     cart: CartIn | None = None
     codes: Codes = []
-    customer_id: Id | None = None
-    reservation_id: str | None = None
+    customer_id: CustomerId | None = None
+    reservation_id: Id | None = None
 
     @model_validator(mode="after")
     def _cart_and_codes_unless_confirming(self) -> RedemptionIn:
@@ -78,24 +95,24 @@ class ReservationIn(BaseModel):
     order_id: Id
     cart: CartIn
     codes: Annotated[list[Code], Field(min_length=1, max_length=20)]
-    customer_id: Id | None = None
+    customer_id: CustomerId | None = None
     ttl_seconds: Annotated[int, Field(strict=True, ge=1, le=7 * 24 * 3600)] = 900
 
 
 class BestCouponsIn(BaseModel):
     cart: CartIn
-    customer_id: Id | None = None
+    customer_id: CustomerId | None = None
     codes: Codes = []
 
 
 class RefundLineIn(BaseModel):
     id: Id
-    quantity: Annotated[int, Field(strict=True, ge=1)]
+    quantity: Quantity
 
 
 class RollbackIn(BaseModel):
     reason: Annotated[str, StringConstraints(max_length=200)] = "refund"
-    lines: list[RefundLineIn] | None = None
+    lines: Annotated[list[RefundLineIn], Field(max_length=500)] | None = None
 
 
 class CodeResultOut(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text, update
@@ -13,7 +13,7 @@ from couponry.adapters.db.campaign_rules import rules_from_parts
 from couponry.adapters.db.campaign_usage import CampaignUsage, count_usage
 from couponry.adapters.db.engine import Database
 from couponry.adapters.db.tables import campaigns, coupons
-from couponry.domain.errors import InvalidCampaign, NotFound
+from couponry.domain.errors import InvalidCampaign, InvalidInput, NotFound
 from couponry.domain.rules import check_campaign
 from couponry.services.access.actors import Actor, Permission, Role
 from couponry.services.ids import new_id
@@ -143,6 +143,24 @@ def get_campaign(db: Database, actor: Actor, campaign_id: str) -> dict[str, Any]
         return public
 
 
+def _encode_cursor(created_at: datetime, campaign_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{campaign_id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (created_at, id) a `next_cursor` stands for; anything else is a 422 naming `cursor`."""
+    try:
+        created, _, last_id = base64.urlsafe_b64decode(cursor.encode("ascii")).decode().partition("|")
+        at = datetime.fromisoformat(created).astimezone(UTC)
+        if not last_id or created[-6:] != "+00:00":
+            raise ValueError("not one of ours")
+    except (ValueError, UnicodeError, OverflowError):  # binascii.Error is a ValueError
+        raise InvalidInput(
+            "cursor", "is not a cursor this API gave out: pass `next_cursor` back unchanged"
+        ) from None
+    return at, last_id
+
+
 def list_campaigns(
     db: Database, actor: Actor, *, status: str | None = None, limit: int = 50, cursor: str | None = None
 ) -> tuple[list[dict[str, Any]], str | None]:
@@ -154,8 +172,7 @@ def list_campaigns(
     if status:
         query = query.where(campaigns.c.status == status)
     if cursor:
-        created, _, last_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        at = datetime.fromisoformat(created)
+        at, last_id = _decode_cursor(cursor)
         query = query.where(
             (campaigns.c.created_at < at) | ((campaigns.c.created_at == at) & (campaigns.c.id < last_id))
         )
@@ -165,9 +182,7 @@ def list_campaigns(
         if len(rows) > limit:
             rows = rows[:limit]
             last = rows[-1]
-            next_cursor = base64.urlsafe_b64encode(
-                f"{last.created_at.isoformat()}|{last.id}".encode()
-            ).decode()
+            next_cursor = _encode_cursor(last.created_at, last.id)
         stats = _stats(conn, rows)
     return [to_public(r, stats[r.id]) for r in rows], next_cursor
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -12,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from couponry.adapters.db.engine import Database
 from couponry.adapters.db.snapshots import safe_normalize
 from couponry.adapters.db.tables import campaigns, coupons
-from couponry.domain.codes import CodeConfig, check_code_space, generate, normalize
+from couponry.domain.codes import CodeConfig, check_code_space, display_form, generate, normalize
 from couponry.domain.errors import CodeTaken, InvalidInput, NotFound
 from couponry.services.access.actors import Actor, Permission, Role
 from couponry.services.campaigns.campaigns import load_visible
@@ -90,7 +91,7 @@ def _issue_vanity(conn: Connection, actor: Actor, codes: Sequence[str], base: di
             raise InvalidInput(f"codes[{i}]", exc.detail.split(": ", 1)[-1]) from None
         if key in rows:
             raise InvalidInput(f"codes[{i}]", f"{raw!r} is given twice (codes ignore case and separators)")
-        rows[key] = {"code": key, "display_code": raw.strip(), **base}
+        rows[key] = {"code": key, "display_code": display_form(raw), **base}
     stored = _insert_returning(conn, list(rows.values()))
     taken = [k for k in rows if k not in stored]
     if taken:
@@ -205,18 +206,73 @@ def list_coupons(
     return [coupon_body(r, now) for r in rows[:limit]], next_cursor
 
 
-def wallet(db: Database, actor: Actor, customer_id: str, now: datetime) -> list[dict[str, Any]]:
-    """The customer's own coupons that can still be used (or will be, once their window opens)."""
+WALLET_SCAN_FACTOR = 10
+
+
+def wallet(
+    db: Database,
+    actor: Actor,
+    customer_id: str,
+    now: datetime,
+    *,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The customer's own coupons that can still be used (or will be, once their window opens), newest
+    first, keyset-paged on (issued_at, code).
+
+    A page reads at most WALLET_SCAN_FACTOR x `limit` coupons: a customer may hold millions of expired
+    ones (bulk-issued personal codes), and reading them all in one request took over 10 s of CPU and
+    starved every other request of the process. Such a page may hold fewer than `limit` items; a
+    `next_cursor` that is not null means there may be more.
+    """
     actor.require(Permission.WALLET)
+    usable = (coupons.c.customer_id == customer_id) & (campaigns.c.status == "active")
+    usable &= campaigns.c.per_coupon.is_(None) | (
+        coupons.c.redeemed_count + coupons.c.held_count < campaigns.c.per_coupon
+    )
+    query = (
+        select(*_COUPON_COLUMNS)
+        .join(campaigns, campaigns.c.id == coupons.c.campaign_id)
+        .where(usable)
+        .order_by(coupons.c.issued_at.desc(), coupons.c.code.desc())
+        .limit(limit * WALLET_SCAN_FACTOR + 1)
+    )
+    if cursor:
+        issued_at, code = _decode_wallet_cursor(cursor)
+        query = query.where(
+            (coupons.c.issued_at < issued_at) | ((coupons.c.issued_at == issued_at) & (coupons.c.code < code))
+        )
     with db.read() as conn:
-        rows = conn.execute(
-            select(*_COUPON_COLUMNS)
-            .join(campaigns, campaigns.c.id == coupons.c.campaign_id)
-            .where(coupons.c.customer_id == customer_id)
-            .order_by(coupons.c.issued_at.desc())
-        ).all()
-    items = [coupon_body(r, now) for r in rows]
-    return [i for i in items if i["status"] in ("active", "not_started")]
+        rows = conn.execute(query).all()
+    items: list[dict[str, Any]] = []
+    last = None
+    for row in rows[: limit * WALLET_SCAN_FACTOR]:
+        body = coupon_body(row, now)
+        last = row
+        if body["status"] in ("active", "not_started"):
+            items.append(body)
+            if len(items) == limit:
+                break
+    more = last is not None and (len(rows) > limit * WALLET_SCAN_FACTOR or last is not rows[-1])
+    return items, _encode_wallet_cursor(last.issued_at, last.code) if more else None
+
+
+def _encode_wallet_cursor(issued_at: datetime, code: str) -> str:
+    return base64.urlsafe_b64encode(f"{issued_at.isoformat()}|{code}".encode()).decode()
+
+
+def _decode_wallet_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        issued, _, code = base64.urlsafe_b64decode(cursor.encode("ascii")).decode().partition("|")
+        issued_at = datetime.fromisoformat(issued).astimezone(UTC)
+        if not code or issued[-6:] != "+00:00":
+            raise ValueError("not one of ours")
+    except (ValueError, UnicodeError, OverflowError):
+        raise InvalidInput(
+            "cursor", "is not a cursor this API gave out: pass `next_cursor` back unchanged"
+        ) from None
+    return issued_at, code
 
 
 def check_campaign_visible(db: Database, actor: Actor, campaign_id: str) -> None:

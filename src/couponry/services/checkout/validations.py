@@ -33,6 +33,11 @@ def validate(
     return validation_body(result, codes), result
 
 
+# The newest personal coupons weighed by best-coupons: a customer may hold millions (bulk-issued), and
+# weighing them all made one request read them all and overflow SQLite's limit of bound parameters.
+BEST_OF_NEWEST = 200
+
+
 @dataclass(frozen=True)
 class BestCoupons:
     body: dict[str, Any]
@@ -53,7 +58,12 @@ def best_coupons(
         owned: list[str] = []
         if customer_id is not None and actor.may(Permission.WALLET):
             owned = list(
-                conn.execute(select(coupons.c.code).where(coupons.c.customer_id == customer_id)).scalars()
+                conn.execute(
+                    select(coupons.c.code)
+                    .where(coupons.c.customer_id == customer_id)
+                    .order_by(coupons.c.issued_at.desc())
+                    .limit(BEST_OF_NEWEST)
+                ).scalars()
             )
         given = list(dict.fromkeys(codes))
         snapshots, customer = load_snapshots(

@@ -30,7 +30,6 @@ from couponry.services.ids import new_id, utcnow
 log = logging.getLogger("couponry.jobs")
 DEFAULT_LEASE = timedelta(seconds=30)
 MAX_ATTEMPTS = 5
-BATCH_SIZE = 50_000
 
 
 class LeaseLost(Exception):
@@ -169,7 +168,7 @@ def run(
     *,
     lease: timedelta = DEFAULT_LEASE,
     stop: threading.Event | None = None,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,  # the store's own choice per database (adapters/db/bulk_codes.py)
 ) -> None:
     """Run a claimed job from where it stands to the end, recording success or the error; hand it back to
     the queue if `stop` is set, and leave it alone if another worker took it over."""
@@ -194,7 +193,7 @@ def run(
 
 
 def _generate_codes(
-    db: Database, job: Any, lease: timedelta, stop: threading.Event | None, batch_size: int
+    db: Database, job: Any, lease: timedelta, stop: threading.Event | None, batch_size: int | None
 ) -> None:
     from couponry.adapters.db.bulk_codes import store_generated_codes
 

@@ -1,0 +1,51 @@
+"""Customer profiles and order events, as a shop sends them."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+
+from couponry.api.schemas.common import (
+    Amount,
+    Attributes,
+    Currency,
+    CustomerId,
+    Flag,
+    Id,
+    Label,
+    Timestamp,
+)
+
+
+def _real_date(value: str) -> str:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be a real calendar date, YYYY-MM-DD") from None
+    return value
+
+
+class CustomerIn(BaseModel):
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)] | None = None
+    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    birthday: (
+        Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(_real_date)] | None
+    ) = None
+    tags: Annotated[list[Label], Field(max_length=100)] = []
+    attributes: Attributes = {}
+    marketing_consent: Flag = False
+    signed_up_at: Timestamp | None = Field(None, description="Default: the time of the first PUT")
+    referred_by: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = Field(
+        None, description="Another customer's referral code; taken on the customer's first PUT only"
+    )
+
+
+class EventIn(BaseModel):
+    type: Literal["order.completed", "order.refunded", "customer.created"]
+    customer_id: CustomerId
+    order_id: Id | None = None
+    amount: Amount | None = None
+    currency: Currency | None = None
+    occurred_at: Timestamp | None = Field(None, description="When it happened (default: when received)")
