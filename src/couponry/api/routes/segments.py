@@ -8,24 +8,27 @@ from pydantic import BaseModel, Field, StringConstraints
 from couponry.api.deps import ActorDep, DbDep, NowDep
 from couponry.api.problems import validation_code
 from couponry.api.responses import PROBLEMS
+from couponry.api.schemas.common import ResourceIdPath
 from couponry.services.distribution import segments
 
 router = APIRouter(prefix="/v1", tags=["segments"], responses=PROBLEMS)
 
 
 class RuleIn(BaseModel):
-    field: str = Field(
+    field: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
         description="order_count, total_spent, days_since_signup, days_since_last_order, birthday_month, "
         "tags, marketing_consent or attributes.NAME"
     )
-    op: str = Field(description="eq, ne, gt, gte, lt, lte, contains or in")
+    op: Annotated[str, StringConstraints(min_length=1, max_length=20)] = Field(
+        description="eq, ne, gt, gte, lt, lte, contains or in"
+    )
     value: Any
 
 
 class SegmentIn(BaseModel):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     match: Literal["all", "any"] = "all"
-    rules: list[RuleIn]
+    rules: Annotated[list[RuleIn], Field(max_length=50)]
 
 
 @router.post("/segments", status_code=201)
@@ -36,13 +39,13 @@ def create_segment(body: SegmentIn, db: DbDep, actor: ActorDep, now: NowDep) -> 
 
 
 @router.get("/segments/{segment_id}")
-def get_segment(segment_id: str, db: DbDep, actor: ActorDep) -> Any:
+def get_segment(segment_id: ResourceIdPath, db: DbDep, actor: ActorDep) -> Any:
     return segments.get_segment(db, actor, segment_id)
 
 
 @router.get("/segments/{segment_id}/customers")
 def segment_customers(
-    segment_id: str,
+    segment_id: ResourceIdPath,
     db: DbDep,
     actor: ActorDep,
     now: NowDep,

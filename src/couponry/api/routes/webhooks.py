@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from couponry.api.deps import ActorDep, DbDep, NowDep
 from couponry.api.responses import PROBLEMS
+from couponry.api.schemas.common import ResourceIdPath
 from couponry.services.messaging import webhooks
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=PROBLEMS)
@@ -17,7 +18,9 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=PROBLEMS)
 
 class WebhookIn(BaseModel):
     url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-    events: Annotated[list[str], Field(min_length=1, max_length=20)]
+    events: Annotated[
+        list[Annotated[str, StringConstraints(max_length=50)]], Field(min_length=1, max_length=20)
+    ]
 
 
 class WebhookOut(BaseModel):
@@ -63,13 +66,13 @@ def list_webhooks(db: DbDep, actor: ActorDep) -> Any:
 
 
 @router.delete("/{webhook_id}", status_code=204, response_class=Response)
-def delete_webhook(webhook_id: str, db: DbDep, actor: ActorDep, now: NowDep) -> Response:
+def delete_webhook(webhook_id: ResourceIdPath, db: DbDep, actor: ActorDep, now: NowDep) -> Response:
     webhooks.delete_webhook(db, actor, webhook_id, now)
     return Response(status_code=204)
 
 
 @router.get("/{webhook_id}/deliveries", response_model=DeliveryList)
 def list_deliveries(
-    webhook_id: str, db: DbDep, actor: ActorDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
+    webhook_id: ResourceIdPath, db: DbDep, actor: ActorDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> Any:
     return {"items": webhooks.list_deliveries(db, actor, webhook_id, limit)}

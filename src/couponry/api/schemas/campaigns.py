@@ -152,7 +152,7 @@ class CampaignCreate(Strict):
     stacking: Stacking = "order"
     code_config: CodeConfigIn = CodeConfigIn()
     status: Status = "active"
-    public: bool = False  # listed, with its codes, in the public feed GET /v1/public/coupons
+    public: Flag = False  # listed, with its codes, in the public feed GET /v1/public/coupons
 
 
 class CampaignUpdate(Strict):
@@ -167,7 +167,7 @@ class CampaignUpdate(Strict):
     stacking: Stacking | None = None
     code_config: CodeConfigIn | None = None
     status: Status | None = None
-    public: bool | None = None
+    public: Flag | None = None
 
 
 class CampaignStats(BaseModel):
