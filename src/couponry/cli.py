@@ -119,6 +119,7 @@ def serve(
         workers=workers,
         access_log=False,
         log_config=None,
+        server_header=False,  # no "server: uvicorn" banner
         timeout_graceful_shutdown=5,
     )
 

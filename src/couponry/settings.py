@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     run_background_workers: bool = True
     db_pool_size: int = 10
     log_level: str = "INFO"
+    # GET /metrics answers only admin keys unless this is true (see docs/operations.md)
+    metrics_public: bool = False
 
 
 @lru_cache

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from couponry.api.deps import ActorDep, DbDep, IdempotencyKey, LookupsDep, NowDep
+from couponry.adapters.db.engine import Database
+from couponry.api.deps import ActorDep, CodeLookups, DbDep, IdempotencyKey, LookupsDep, NowDep
 from couponry.api.metrics import REDEMPTIONS
-from couponry.api.responses import PROBLEMS
+from couponry.api.responses import PROBLEMS, Json
 from couponry.api.schemas.carts import (
     BestCouponsIn,
     RedemptionIn,
@@ -20,12 +21,17 @@ from couponry.api.schemas.carts import (
     ValidationIn,
     ValidationOut,
 )
+from couponry.api.threads import in_thread
 from couponry.domain.errors import RedemptionRefused
+from couponry.services.access.actors import Actor
 from couponry.services.checkout import redemptions, reservations, rollbacks, validations
 from couponry.services.checkout.idempotency import check_key
 from couponry.services.checkout.orders import RedemptionRequest
 
 router = APIRouter(prefix="/v1", tags=["checkout"], responses=PROBLEMS)
+
+# Validation, redemption and reservation are the hot path: `async def` endpoints that hand their whole
+# use case to the request pool in one hop (api.threads) and answer pre-serialized JSON (responses.Json).
 
 
 def _request(body: RedemptionIn | ReservationIn) -> RedemptionRequest:
@@ -42,11 +48,17 @@ def _request(body: RedemptionIn | ReservationIn) -> RedemptionRequest:
 
 
 @router.post("/validations", response_model=ValidationOut)
-def validate(body: ValidationIn, db: DbDep, actor: ActorDep, lookups: LookupsDep, now: NowDep) -> Any:
+async def validate(
+    request: Request, body: ValidationIn, db: DbDep, actor: ActorDep, lookups: LookupsDep, now: NowDep
+) -> Any:
+    return Json(await in_thread(request, _validate, db, actor, lookups, body, now))
+
+
+def _validate(db: Database, actor: Actor, lookups: CodeLookups, body: ValidationIn, now: Any) -> Any:
     with lookups.guard():
         result, _ = validations.validate(db, actor, body.cart.to_domain(), body.codes, body.customer_id, now)
         lookups.saw(result["codes"])
-    return JSONResponse(result)
+    return result
 
 
 @router.post("/best-coupons", response_model=ValidationOut)
@@ -56,7 +68,8 @@ def best_coupons(body: BestCouponsIn, db: DbDep, actor: ActorDep, now: NowDep) -
 
 
 @router.post("/redemptions", status_code=201, response_model=RedemptionOut)
-def redeem(
+async def redeem(
+    request: Request,
     body: RedemptionIn,
     db: DbDep,
     actor: ActorDep,
@@ -64,6 +77,13 @@ def redeem(
     now: NowDep,
     key: IdempotencyKey = None,
 ) -> Any:
+    status, result = await in_thread(request, _redeem, db, actor, lookups, body, now, key)
+    return Json(result, status_code=status)
+
+
+def _redeem(
+    db: Database, actor: Actor, lookups: CodeLookups, body: RedemptionIn, now: Any, key: str | None
+) -> tuple[int, dict[str, Any]]:
     try:
         with lookups.guard():
             status, result = redemptions.redeem(db, actor, _request(body), now, check_key(key))
@@ -71,7 +91,7 @@ def redeem(
         REDEMPTIONS.labels("refused").inc()
         raise
     REDEMPTIONS.labels("succeeded").inc()
-    return JSONResponse(result, status_code=status)
+    return status, result
 
 
 @router.get("/redemptions/{redemption_id}", response_model=RedemptionOut)
@@ -98,7 +118,8 @@ def rollback(
 
 
 @router.post("/reservations", status_code=201, response_model=ReservationOut)
-def reserve(
+async def reserve(
+    request: Request,
     body: ReservationIn,
     db: DbDep,
     actor: ActorDep,
@@ -106,11 +127,15 @@ def reserve(
     now: NowDep,
     key: IdempotencyKey = None,
 ) -> Any:
+    status, result = await in_thread(request, _reserve, db, actor, lookups, body, now, key)
+    return Json(result, status_code=status)
+
+
+def _reserve(
+    db: Database, actor: Actor, lookups: CodeLookups, body: ReservationIn, now: Any, key: str | None
+) -> tuple[int, dict[str, Any]]:
     with lookups.guard():
-        status, result = reservations.reserve(
-            db, actor, _request(body), body.ttl_seconds, now, check_key(key)
-        )
-    return JSONResponse(result, status_code=status)
+        return reservations.reserve(db, actor, _request(body), body.ttl_seconds, now, check_key(key))
 
 
 @router.delete("/reservations/{reservation_id}")

@@ -27,6 +27,7 @@ class Permission(StrEnum):
     SEND_EVENTS = "send_events"
     READ_COUPONS = "read_coupons"
     READ_JOBS = "read_jobs"
+    READ_METRICS = "read_metrics"
 
 
 _ALL = frozenset(Permission)
