@@ -6,7 +6,9 @@ through pgbench, or the plainest bulk insert), with the ratio and the target fro
 - pricing: the pricing core in process (pricing_core.py);
 - validation: a 20-line cart with 3 codes over HTTP at 32 clients, SQLite and PostgreSQL;
 - redemption: a hot open code and 100,000 distinct personal codes, PostgreSQL, 4 server processes;
-- codes: generating and storing 1,000,000 codes, SQLite and PostgreSQL (codes_core.py).
+- codes: generating and storing 1,000,000 codes, SQLite and PostgreSQL (codes_core.py);
+- cpu: server CPU time per request (validation, redemption) beside a bare FastAPI endpoint (cpu.py);
+- latency: validation p99 at an open-loop fixed rate of half the maximum throughput (openloop.py).
 
 `run_all(quick, only)` returns the report as Markdown. Quick mode runs each part for seconds.
 """
@@ -23,7 +25,7 @@ from datetime import UTC, datetime
 
 from couponry.bench.common import Section, machine, postgres_version
 
-PARTS = ("pricing", "validation", "redemption", "codes")
+PARTS = ("pricing", "validation", "redemption", "codes", "cpu", "latency")
 
 
 def _runner(name: str) -> Callable[[bool], Section]:
@@ -33,6 +35,10 @@ def _runner(name: str) -> Callable[[bool], Section]:
         from couponry.bench.validation import run
     elif name == "redemption":
         from couponry.bench.redemption import run
+    elif name == "cpu":
+        from couponry.bench.cpu import run
+    elif name == "latency":
+        from couponry.bench.openloop import run
     else:
         from couponry.bench.codes import run
     return run
