@@ -4,8 +4,9 @@ A Couponry server (`couponry serve`, one process) and a bare FastAPI app (`floor
 endpoint that parses the same validation body with the same pydantic schema and answers a small JSON
 object, served by uvicorn with the same options) run side by side. A client in this process sends N
 sequential requests over one keep-alive connection to each, and the server's CPU time is read from the
-kernel's counters of the server process (/proc/PID/stat: utime + stime, every thread of the process)
-before and after. Rounds alternate between the servers so that both see the same machine.
+kernel's counters of the server process before and after: the run time of each of its threads
+(/proc/PID/task/*/schedstat, nanoseconds), with /proc/PID/stat's utime + stime (10 ms ticks) as a
+cross-check. Rounds alternate between the servers so that both see the same machine.
 
 CPU time per request is robust to other load on the machine (it counts only the time the server spent
 on a core); wall-clock latency is not, and is measured by `openloop` instead.
@@ -23,7 +24,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -267,104 +268,124 @@ def _seed_redemption(client: httpx.Client) -> None:
 
 @dataclass
 class CpuFigures:
-    floor_ms: float
-    validation_ms: float
-    redemption_ms: float
-    floor_samples: list[float]
-    validation_samples: list[float]
-    redemption_samples: list[float]
+    """Median CPU ms per request of each target, and every round's figure."""
+
+    samples: dict[str, list[float]]
+    ticks_ms: dict[str, float]  # the same over all rounds from /proc/PID/stat's 10 ms ticks
+
+    def ms(self, name: str) -> float:
+        return statistics.median(self.samples[name])
 
 
-def measure_backend(url: str, requests: int, rounds: int, warmup: int, **env: str) -> CpuFigures:
+def _server_targets(server: Any, key: str, vbody: bytes, suffix: str = "") -> list[Target]:
+    auth = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+    pid = server.process.pid
+    return [
+        Target("validation" + suffix, server.base, pid, "/v1/validations", lambda i: vbody, auth, 200),
+        Target(
+            "redemption" + suffix,
+            server.base,
+            pid,
+            "/v1/redemptions",
+            redemption_bodies(REDEEM_CODE),
+            auth,
+            201,
+        ),
+    ]
+
+
+def measure_backend(
+    url: str, requests: int, rounds: int, warmup: int, compare_src: str | None = None
+) -> CpuFigures:
+    """Floor, validation and redemption; with `compare_src` (the `src` folder of another checkout of
+    Couponry) the same two requests also go to a server of that code, on the same database, in the
+    same rounds: a before/after from one run."""
     key = admin_key(url)
-    json_headers = {"Content-Type": "application/json"}
-    auth = {**json_headers, "Authorization": f"Bearer {key}"}
     vbody = validation_body()
-    with running_floor() as (floor_base, floor_pid), running_server(url, workers=1, **env) as server:
+    with ExitStack() as stack:
+        floor_base, floor_pid = stack.enter_context(running_floor())
+        server = stack.enter_context(running_server(url, workers=1))
         _seed(server, key)
         with server.client(key) as client:
             _seed_redemption(client)
         targets = [
-            Target("floor", floor_base, floor_pid, "/floor", lambda i: vbody, json_headers, 200),
             Target(
-                "validation", server.base, server.process.pid, "/v1/validations", lambda i: vbody, auth, 200
+                "floor",
+                floor_base,
+                floor_pid,
+                "/floor",
+                lambda i: vbody,
+                {"Content-Type": "application/json"},
+                200,
             ),
-            Target(
-                "redemption",
-                server.base,
-                server.process.pid,
-                "/v1/redemptions",
-                redemption_bodies(REDEEM_CODE),
-                auth,
-                201,
-            ),
+            *_server_targets(server, key, vbody),
         ]
+        if compare_src:
+            before = stack.enter_context(running_server(url, workers=1, PYTHONPATH=compare_src))
+            targets += _server_targets(before, key, vbody, " (before)")
         try:
             measure_all(targets, requests, rounds, warmup)
         finally:
             for t in targets:
                 t.conn.close()
-    floor, validation, redemption = targets
     return CpuFigures(
-        floor.ms, validation.ms, redemption.ms, floor.samples, validation.samples, redemption.samples
+        {t.name: t.samples for t in targets}, {t.name: t.ticks / t.measured * 1000 for t in targets}
     )
 
 
 def _rows(backend: str, f: CpuFigures) -> list[Row]:
-    floor = f"{f.floor_ms:.3f} ms"
-    return [
-        Row(
-            f"{backend}: validation, 20 lines, 3 codes: server CPU per request",
-            f"{f.validation_ms:.3f} ms",
-            floor,
-            f"{f.validation_ms / f.floor_ms:.2f} x",
-            f"<= {TARGET_VALIDATION:.0f} x",
-            f.validation_ms / f.floor_ms <= TARGET_VALIDATION,
-        ),
-        Row(
-            f"{backend}: redemption, 3 lines, 1 code: server CPU per request",
-            f"{f.redemption_ms:.3f} ms",
-            floor,
-            f"{f.redemption_ms / f.floor_ms:.2f} x",
-            f"<= {TARGET_REDEMPTION:.0f} x",
-            f.redemption_ms / f.floor_ms <= TARGET_REDEMPTION,
-        ),
-    ]
+    floor = f.ms("floor")
+    rows = []
+    for name, what, target in (
+        ("validation", "validation, 20 lines, 3 codes", TARGET_VALIDATION),
+        ("redemption", "redemption, 3 lines, 1 code", TARGET_REDEMPTION),
+    ):
+        ours = f.ms(name)
+        before = f" (before: {f.ms(name + ' (before)'):.3f} ms)" if name + " (before)" in f.samples else ""
+        rows.append(
+            Row(
+                f"{backend}: {what}: server CPU per request",
+                f"{ours:.3f} ms{before}",
+                f"{floor:.3f} ms",
+                f"{ours / floor:.2f} x",
+                f"<= {target:.0f} x",
+                ours / floor <= target,
+            )
+        )
+    return rows
 
 
-def _spread(samples: list[float]) -> str:
-    return "/".join(f"{s:.3f}" for s in samples)
+def _spread(f: CpuFigures) -> str:
+    return "; ".join(
+        f"{name} " + "/".join(f"{x:.3f}" for x in xs) + f" (stat ticks: {f.ticks_ms[name]:.3f})"
+        for name, xs in f.samples.items()
+    )
 
 
 def run(quick: bool) -> Section:
     requests, rounds, warmup = (300, 2, 100) if quick else (2000, 5, 500)
+    compare = os.environ.get("COUPONRY_BENCH_COMPARE_SRC")
     section = Section("Server CPU per request (one process, sequential keep-alive requests)")
     with tempfile.TemporaryDirectory() as workdir:
-        figures = measure_backend(fresh_sqlite(Path(workdir)), requests, rounds, warmup)
+        figures = measure_backend(fresh_sqlite(Path(workdir)), requests, rounds, warmup, compare)
         section.rows += _rows("SQLite", figures)
-        section.notes.append(
-            f"SQLite rounds (ms; floor / validation / redemption): {_spread(figures.floor_samples)} | "
-            f"{_spread(figures.validation_samples)} | {_spread(figures.redemption_samples)}"
-        )
+        section.notes.append(f"SQLite, every round (ms): {_spread(figures)}")
     why_not = postgres_reachable()
     if why_not is None:
         url = fresh_postgres(PG_DB)
         try:
-            figures = measure_backend(url, requests, rounds, warmup)
+            figures = measure_backend(url, requests, rounds, warmup, compare)
         finally:
             drop_postgres(PG_DB)
         section.rows += _rows("PostgreSQL", figures)
-        section.notes.append(
-            f"PostgreSQL rounds (ms; floor / validation / redemption): {_spread(figures.floor_samples)} | "
-            f"{_spread(figures.validation_samples)} | {_spread(figures.redemption_samples)}"
-        )
+        section.notes.append(f"PostgreSQL, every round (ms): {_spread(figures)}")
     else:
         section.notes.append(f"PostgreSQL skipped: {why_not}")
     section.notes += [
         f"Each figure: the median of {rounds} rounds of {requests:,} sequential requests over one "
-        f"keep-alive connection (after {warmup} warm-up requests), CPU time of the server process from "
-        "/proc/PID/stat (utime + stime, all threads) before and after each round; rounds alternate between "
-        "the three so they share the machine's conditions.",
+        f"keep-alive connection (after {warmup} warm-up requests): the server process's CPU time, the sum "
+        "of its threads' run time (/proc/PID/task/*/schedstat) before and after each round. Rounds "
+        "alternate between the targets so they share the machine's conditions.",
         "Floor: a bare FastAPI app (couponry.bench.cpu.floor_app) whose one async endpoint parses the same "
         "20-line validation body with the same pydantic schema (ValidationIn) and answers a small JSON "
         "object, under uvicorn with the options `couponry serve` uses.",
@@ -372,6 +393,11 @@ def run(quick: bool) -> Section:
         "open code of a campaign with a redemption limit, 3 lines, a new order id per request.",
         "The database server's own CPU is not counted (a separate process), only the Python server's.",
     ]
+    if compare:
+        section.notes.append(
+            f"(before): the same requests in the same rounds to a server of the code in {compare} "
+            "(COUPONRY_BENCH_COMPARE_SRC), on the same database."
+        )
     return section
 
 
