@@ -341,12 +341,16 @@ def _rows(backend: str, f: CpuFigures) -> list[Row]:
         ("redemption", "redemption, 3 lines, 1 code", TARGET_REDEMPTION),
     ):
         ours = f.ms(name)
-        before = f" (before: {f.ms(name + ' (before)'):.3f} ms)" if name + " (before)" in f.samples else ""
+        before = ""
+        if name + " (before)" in f.samples:
+            before = (
+                f"; before: {f.ms(name + ' (before)'):.3f} ms, min {min(f.samples[name + ' (before)']):.3f}"
+            )
         rows.append(
             Row(
                 f"{backend}: {what}: server CPU per request",
-                f"{ours:.3f} ms{before}",
-                f"{floor:.3f} ms",
+                f"{ours:.3f} ms (min {min(f.samples[name]):.3f}{before})",
+                f"{floor:.3f} ms (min {min(f.samples['floor']):.3f})",
                 f"{ours / floor:.2f} x",
                 f"<= {target:.0f} x",
                 ours / floor <= target,
@@ -385,7 +389,8 @@ def run(quick: bool) -> Section:
         f"Each figure: the median of {rounds} rounds of {requests:,} sequential requests over one "
         f"keep-alive connection (after {warmup} warm-up requests): the server process's CPU time, the sum "
         "of its threads' run time (/proc/PID/task/*/schedstat) before and after each round. Rounds "
-        "alternate between the targets so they share the machine's conditions.",
+        "alternate between the targets so they share the machine's conditions. Other load on the machine "
+        "only adds CPU time (cache and frequency effects), so the smallest round (min) is shown too.",
         "Floor: a bare FastAPI app (couponry.bench.cpu.floor_app) whose one async endpoint parses the same "
         "20-line validation body with the same pydantic schema (ValidationIn) and answers a small JSON "
         "object, under uvicorn with the options `couponry serve` uses.",

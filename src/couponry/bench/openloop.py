@@ -103,17 +103,26 @@ async def _drive(load: Load) -> Outcome:
         while True:
             if load.rate is None:
                 if loop.time() >= end:
-                    return
+                    break
                 scheduled = loop.time()
             else:
                 item = await queue.get()
                 if item is None:
-                    return
+                    break
                 scheduled = item
             counts["sent"] += 1
-            status = await _exchange(reader, writer, request)
+            try:
+                status = await _exchange(reader, writer, request)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                # the server dropped the connection (e.g. a worker restarted): a failed request, and a
+                # new connection for the next one
+                counts["failed"] += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, int(port))
+                continue
             latencies.append((loop.time() - scheduled) * 1000)
             counts["ok" if status == 200 else "failed"] += 1
+        writer.close()
 
     async def schedule(rate: float) -> None:
         total = int(load.seconds * rate)
@@ -131,8 +140,6 @@ async def _drive(load: Load) -> Outcome:
         await schedule(load.rate)
     await asyncio.gather(*workers)
     seconds = loop.time() - start
-    for _, writer in conns:
-        writer.close()
     return Outcome(counts["sent"], counts["ok"], counts["failed"], seconds, sorted(latencies))
 
 
@@ -167,6 +174,7 @@ class Figures:
     max_rate: float
     rate: float
     outcome: Outcome
+    failed_at_max: int  # requests that got no 200 (an error answer or a dropped connection)
 
 
 def measure_backend(url: str, seconds: float, warmup: float) -> Figures:
@@ -177,13 +185,9 @@ def measure_backend(url: str, seconds: float, warmup: float) -> Figures:
         body = validation_body()
         drive(Load(server.base, "/v1/validations", body, headers, warmup))  # every worker warm
         closed = drive(Load(server.base, "/v1/validations", body, headers, seconds))
-        if closed.failed:
-            raise RuntimeError(f"{closed.failed} validations failed at full speed")
         rate = closed.throughput / 2
         outcome = drive(Load(server.base, "/v1/validations", body, headers, seconds, rate=rate))
-    if outcome.failed:
-        raise RuntimeError(f"{outcome.failed} validations failed at {rate:.0f}/s")
-    return Figures(closed.throughput, rate, outcome)
+    return Figures(closed.throughput, rate, outcome, closed.failed)
 
 
 def _rows(backend: str, f: Figures) -> list[Row]:
@@ -196,9 +200,10 @@ def _rows(backend: str, f: Figures) -> list[Row]:
         Row(
             f"{backend}: validation latency p99 at {f.rate:,.0f}/s (half the maximum, open loop)",
             f"{o.percentile(0.99):.1f} ms (p50 {o.percentile(0.5):.1f} ms, p90 {o.percentile(0.9):.1f} ms, "
-            f"max {o.latencies_ms[-1]:.1f} ms; {o.ok:,} answers)",
+            f"max {o.percentile(1.0):.1f} ms; {o.ok:,} answers"
+            + (f", {o.failed:,} failed)" if o.failed else ")"),
             target=f"<= {TARGET_P99_MS:.0f} ms",
-            met=o.percentile(0.99) <= TARGET_P99_MS,
+            met=o.percentile(0.99) <= TARGET_P99_MS and not o.failed,
         ),
     ]
 
