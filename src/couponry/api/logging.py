@@ -8,11 +8,12 @@ replace these handlers).
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
+
+import orjson
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 # attributes every LogRecord has; whatever else is on a record came from `extra=`
@@ -35,7 +36,7 @@ class JsonFormatter(logging.Formatter):
             entry["exc_info"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack_info"] = self.formatStack(record.stack_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return orjson.dumps(entry, default=str).decode()
 
 
 class _JsonHandler(logging.StreamHandler):
