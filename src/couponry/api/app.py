@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if worker:
                 worker.stop()
-            app.state.threads.shutdown(wait=True)
+            app.state.threads.shutdown(wait=False, cancel_futures=True)  # uvicorn waited for requests
             db.dispose()
 
     app = FastAPI(
