@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -76,7 +77,7 @@ async def validate(request: Request, body: ValidationIn, caller: CallerDep) -> A
     return Json(await in_thread(request, _validate, db, actor, lookups, body, now))
 
 
-def _validate(db: Database, actor: Actor, lookups: CodeLookups, body: ValidationIn, now: Any) -> Any:
+def _validate(db: Database, actor: Actor, lookups: CodeLookups, body: ValidationIn, now: datetime) -> Any:
     with lookups.guard():
         result, _ = validations.validate(db, actor, body.cart.to_domain(), body.codes, body.customer_id, now)
         lookups.saw(result["codes"])
@@ -98,7 +99,7 @@ async def redeem(request: Request, body: RedemptionIn, caller: CallerDep, key: I
 
 
 def _redeem(
-    db: Database, actor: Actor, lookups: CodeLookups, body: RedemptionIn, now: Any, key: str | None
+    db: Database, actor: Actor, lookups: CodeLookups, body: RedemptionIn, now: datetime, key: str | None
 ) -> tuple[int, dict[str, Any]]:
     try:
         with lookups.guard():
@@ -144,7 +145,7 @@ async def reserve(
 
 
 def _reserve(
-    db: Database, actor: Actor, lookups: CodeLookups, body: ReservationIn, now: Any, key: str | None
+    db: Database, actor: Actor, lookups: CodeLookups, body: ReservationIn, now: datetime, key: str | None
 ) -> tuple[int, dict[str, Any]]:
     with lookups.guard():
         return reservations.reserve(db, actor, _request(body), body.ttl_seconds, now, check_key(key))
