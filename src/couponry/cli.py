@@ -121,6 +121,7 @@ def serve(
         workers=workers,
         access_log=False,
         log_config=None,
+        server_header=False,  # no "server: uvicorn" banner
         timeout_graceful_shutdown=5,
     )
 
@@ -221,7 +222,8 @@ def tick(
 def bench(
     quick: Annotated[bool, typer.Option(help="smaller runs, for a smoke check")] = False,
     only: Annotated[
-        str | None, typer.Option(help="comma-separated: pricing,validation,redemption,codes,distribution")
+        str | None,
+        typer.Option(help="comma-separated: pricing,validation,redemption,codes,distribution,cpu,latency"),
     ] = None,
     output: Annotated[str | None, typer.Option(help="also write the report to this Markdown file")] = None,
 ) -> None:

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 10.0
     outbox_retention_days: int = 90  # settled mails and webhook events are forgotten after this
     scheduler_poll_seconds: float = 1.0
+    # GET /metrics answers only admin keys unless this is true (see docs/operations.md)
+    metrics_public: bool = False
 
 
 @lru_cache

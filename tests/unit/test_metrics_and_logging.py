@@ -16,8 +16,9 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
-from couponry.api.logging import JsonFormatter, RequestIdMiddleware, configure_logging, request_id_var
-from couponry.api.metrics import MetricsMiddleware, metrics_response, prepare_multiprocess_dir
+from couponry.api.logging import JsonFormatter, configure_logging, request_id_var
+from couponry.api.metrics import metrics_response, prepare_multiprocess_dir
+from couponry.api.middleware import EdgeMiddleware
 
 TEMPLATE = "/v1/things/{thing_id}"
 
@@ -34,8 +35,7 @@ def _build_app() -> FastAPI:
     def boom() -> None:
         raise RuntimeError("boom")
 
-    app.add_middleware(MetricsMiddleware)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(EdgeMiddleware)
     return app
 
 

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
@@ -17,8 +17,10 @@ from couponry.adapters.db.engine import Database
 from couponry.adapters.throttle import make_throttle
 from couponry.api import docs, problems
 from couponry.api.body_limit import BodyLimitMiddleware
-from couponry.api.logging import RequestIdMiddleware, configure_logging
-from couponry.api.metrics import MetricsMiddleware, metrics_response
+from couponry.api.deps import get_actor
+from couponry.api.logging import configure_logging
+from couponry.api.metrics import metrics_response
+from couponry.api.middleware import EdgeMiddleware
 from couponry.api.routes import (
     campaigns,
     checkout,
@@ -30,6 +32,8 @@ from couponry.api.routes import (
     unsubscribe,
     webhooks,
 )
+from couponry.api.threads import make_pool
+from couponry.services.access.actors import Permission
 from couponry.services.jobs.worker import BackgroundWorker
 from couponry.services.scheduling.catalog import default_registry
 from couponry.services.scheduling.scheduler import Ticker
@@ -45,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
         app.state.db = db
         app.state.throttle = make_throttle(settings)
+        app.state.threads = make_pool()
         worker = None
         if settings.run_background_workers:
             worker = BackgroundWorker(
@@ -66,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if worker:
                 worker.stop()
+            app.state.threads.shutdown(wait=False, cancel_futures=True)  # uvicorn waited for requests
             db.dispose()
 
     app = FastAPI(
@@ -102,13 +108,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "database": app.state.db.engine.dialect.name}
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
-    def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics: for admin keys, or for anyone with COUPONRY_METRICS_PUBLIC=true (e.g. when
+        the port is reachable only by the scraper); see docs/operations.md."""
+        if not settings.metrics_public:
+            actor = await get_actor(request, request.headers.get("authorization"))
+            actor.require(Permission.READ_METRICS)
         body, content_type = metrics_response()
         return Response(body, media_type=content_type)
 
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, codes_max_bytes=settings.max_codes_body_bytes
     )
-    app.add_middleware(MetricsMiddleware)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(EdgeMiddleware)  # outermost: every answer, a 413 included, gets its headers and log
     return app

@@ -13,7 +13,7 @@ import atexit
 import os
 import shutil
 import tempfile
-import time
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -24,7 +24,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED = "unmatched"
@@ -49,32 +49,23 @@ def route_template(scope: Scope) -> str:
     return path if isinstance(path, str) and path else UNMATCHED
 
 
-class MetricsMiddleware:
-    """Counts requests and measures latency per route template (pure ASGI: no per-request overhead
-    of BaseHTTPMiddleware). The template is read after the app ran, once routing filled the scope."""
+# the labelled children, looked up once each: `labels()` takes a lock and builds tuples every call
+_latency: dict[tuple[str, str], Any] = {}
+_requests: dict[tuple[str, str, int], Any] = {}
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500  # what the client sees if the app raises before starting a response
-        start = time.perf_counter()
-
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_status)
-        finally:
-            method, route = scope["method"], route_template(scope)
-            LATENCY.labels(method, route).observe(time.perf_counter() - start)
-            REQUESTS.labels(method, route, str(status)).inc()
+def observe_request(scope: Scope, status: int, seconds: float) -> None:
+    """Count one answered request and its latency under its route template (read after the app ran,
+    once routing filled the scope)."""
+    method, route = scope["method"], route_template(scope)
+    latency = _latency.get((method, route))
+    if latency is None:
+        latency = _latency[method, route] = LATENCY.labels(method, route)
+    latency.observe(seconds)
+    counter = _requests.get((method, route, status))
+    if counter is None:
+        counter = _requests[method, route, status] = REQUESTS.labels(method, route, str(status))
+    counter.inc()
 
 
 def metrics_response() -> tuple[bytes, str]:

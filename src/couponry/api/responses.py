@@ -1,10 +1,25 @@
-"""OpenAPI descriptions of the error answers every route may give (problem+json)."""
+"""How answers are written: JSON bodies serialized once (orjson), and the OpenAPI descriptions of the
+error answers every route may give (problem+json)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
+from fastapi import Response
 from pydantic import BaseModel
+
+
+class Json(Response):
+    """A JSON answer from plain data (dicts, lists, strings, numbers), serialized once by orjson.
+
+    Hot routes return it with `response_model=` kept for the OpenAPI document only: FastAPI passes a
+    Response through without validating or re-encoding it."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 class Problem(BaseModel):

@@ -9,6 +9,8 @@ through pgbench, or the plainest bulk insert), with the ratio and the target fro
 - codes: generating and storing 1,000,000 codes, SQLite and PostgreSQL (codes_core.py);
 - distribution: a push to 100,000 customers (SQLite, PostgreSQL) and a segment count over
   1,000,000 customers (PostgreSQL), each beside the same rows or condition in raw SQL.
+- cpu: server CPU time per request (validation, redemption) beside a bare FastAPI endpoint (cpu.py);
+- latency: validation p99 at an open-loop fixed rate of half the maximum throughput (openloop.py).
 
 `run_all(quick, only)` returns the report as Markdown. Quick mode runs each part for seconds.
 """
@@ -25,7 +27,7 @@ from datetime import UTC, datetime
 
 from couponry.bench.common import Section, machine, postgres_version
 
-PARTS = ("pricing", "validation", "redemption", "codes", "distribution")
+PARTS = ("pricing", "validation", "redemption", "codes", "distribution", "cpu", "latency")
 
 
 def _runner(name: str) -> Callable[[bool], Section]:
@@ -37,6 +39,10 @@ def _runner(name: str) -> Callable[[bool], Section]:
         from couponry.bench.redemption import run
     elif name == "distribution":
         from couponry.bench.distribution import run
+    elif name == "cpu":
+        from couponry.bench.cpu import run
+    elif name == "latency":
+        from couponry.bench.openloop import run
     else:
         from couponry.bench.codes import run
     return run

@@ -111,6 +111,11 @@ def rules_from_parts(
     )
 
 
+def cached_rules(campaign_id: str, updated_at: datetime) -> CampaignRules | None:
+    """The rules of this version of the campaign if they were parsed already in this process."""
+    return _CACHE.get((campaign_id, updated_at))
+
+
 def rules_from_row(row: Any, updated_at: datetime | None = None) -> CampaignRules:
     """`row` has the campaigns columns (as attributes); cached by (id, updated_at)."""
     key = (row.id, updated_at or row.updated_at)

@@ -1,26 +1,68 @@
-"""Reading what the pricing core needs in as few queries as possible: coupons with their campaigns and
-this customer's usage in one query, the customer's profile in another."""
+"""Reading what the pricing core needs in as few queries as possible: coupons with their campaigns'
+counters and this customer's usage and profile in one query; campaign rules from an in-process cache."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, bindparam, or_, select
 
-from couponry.adapters.db.campaign_rules import rules_from_row
+from couponry.adapters.db.campaign_rules import cached_rules, rules_from_row
 from couponry.adapters.db.segments import with_segments
 from couponry.adapters.db.tables import campaigns, coupons, customer_usage, customers
 from couponry.domain.codes import normalize
 from couponry.domain.coupon import CouponSnapshot, CustomerProfile, UnknownCoupon
 from couponry.domain.errors import InvalidInput
+from couponry.domain.rules import CampaignRules
 
+# The coupon and the campaign's live counters; the campaign's rules come from the in-process cache,
+# checked by updated_at (every change of a campaign's rules sets it), so the `definition` JSON is
+# read and parsed only when a campaign is first seen or has changed.
 _COLUMNS = (
     coupons.c.code,
-    coupons.c.display_code,
     coupons.c.customer_id.label("owner_id"),
     coupons.c.issued_at,
     (coupons.c.redeemed_count + coupons.c.held_count).label("coupon_used"),
+    campaigns.c.id,
+    campaigns.c.updated_at,
+    (campaigns.c.redeemed_count + campaigns.c.held_count).label("campaign_used"),
+    (campaigns.c.budget_used + campaigns.c.budget_held).label("budget_spent"),
+)
+_CUSTOMER = bindparam("customer_id")
+# Built once: SQLAlchemy then finds the compiled SQL in its cache without rebuilding the statement and
+# its cache key on every request. `codes` expands to as many parameters as codes given.
+_COUPONS = (
+    select(*_COLUMNS)
+    .join(campaigns, campaigns.c.id == coupons.c.campaign_id)
+    .where(coupons.c.code.in_(bindparam("codes", expanding=True)))
+)
+_COUPONS_FOR_CUSTOMER = (
+    _COUPONS.add_columns(
+        (customer_usage.c.redeemed_count + customer_usage.c.held_count).label("customer_used"),
+        customers.c.id.label("customer_known"),
+        customers.c.tags,
+        customers.c.order_count,
+    )
+    .outerjoin(
+        customer_usage,
+        and_(
+            customer_usage.c.campaign_id == coupons.c.campaign_id,
+            customer_usage.c.customer_id == _CUSTOMER,
+        ),
+    )
+    .outerjoin(customers, customers.c.id == _CUSTOMER)
+)
+# A store key sees only its own store's and platform campaigns.
+_SCOPE = or_(campaigns.c.store_id.is_(None), campaigns.c.store_id == bindparam("store"))
+_STATEMENTS = {  # (with a customer, scoped to a store) -> the statement, built once
+    (False, False): _COUPONS,
+    (True, False): _COUPONS_FOR_CUSTOMER,
+    (False, True): _COUPONS.where(_SCOPE),
+    (True, True): _COUPONS_FOR_CUSTOMER.where(_SCOPE),
+}
+_RULES = select(
     campaigns.c.id,
     campaigns.c.currency,
     campaigns.c.status,
@@ -31,9 +73,8 @@ _COLUMNS = (
     campaigns.c.per_coupon,
     campaigns.c.per_customer,
     campaigns.c.updated_at,
-    (campaigns.c.redeemed_count + campaigns.c.held_count).label("campaign_used"),
-    (campaigns.c.budget_used + campaigns.c.budget_held).label("budget_spent"),
-)
+).where(campaigns.c.id.in_(bindparam("ids", expanding=True)))
+_PROFILE = select(customers.c.tags, customers.c.order_count).where(customers.c.id == _CUSTOMER)
 
 
 def safe_normalize(code: str) -> str | None:
@@ -56,31 +97,13 @@ def load_snapshots(
     found: dict[str, CouponSnapshot] = {}
     customer = None
     if wanted:
-        query = select(*_COLUMNS).join(campaigns, campaigns.c.id == coupons.c.campaign_id)
-        if customer_id is not None:
-            query = (
-                query.add_columns(
-                    (customer_usage.c.redeemed_count + customer_usage.c.held_count).label("customer_used"),
-                    customers.c.id.label("customer_known"),
-                    customers.c.tags,
-                    customers.c.order_count,
-                )
-                .outerjoin(
-                    customer_usage,
-                    and_(
-                        customer_usage.c.campaign_id == coupons.c.campaign_id,
-                        customer_usage.c.customer_id == customer_id,
-                    ),
-                )
-                .outerjoin(customers, customers.c.id == customer_id)
-            )
-        query = query.where(coupons.c.code.in_(wanted))
-        if store_scope is not None:
-            query = query.where(or_(campaigns.c.store_id.is_(None), campaigns.c.store_id == store_scope))
-        for row in conn.execute(query):
+        params: dict[str, Any] = {"codes": wanted, "customer_id": customer_id, "store": store_scope}
+        rows = conn.execute(_STATEMENTS[customer_id is not None, store_scope is not None], params).all()
+        rules = _rules(conn, {(row.id, row.updated_at) for row in rows})
+        for row in rows:
             found[row.code] = CouponSnapshot(
                 code=row.code,
-                rules=rules_from_row(row),
+                rules=rules[row.id, row.updated_at],
                 owner_id=row.owner_id,
                 issued_at=row.issued_at,
                 campaign_redemptions=row.campaign_used,
@@ -100,6 +123,22 @@ def load_snapshots(
     return snapshots, customer
 
 
+def _rules(
+    conn: Connection, versions: set[tuple[str, datetime]]
+) -> dict[tuple[str, datetime], CampaignRules]:
+    """The rules of each (campaign id, updated_at) read: from the cache, else read and parsed (one query
+    for all that are missing). A campaign changed between the two reads is priced with its newer rules:
+    both are states it had while the request ran."""
+    rules = {version: cached_rules(*version) for version in versions}
+    missing = {campaign_id for (campaign_id, _), found in rules.items() if found is None}
+    if missing:
+        fresh = {row.id: rules_from_row(row) for row in conn.execute(_RULES, {"ids": sorted(missing)})}
+        for version, found in rules.items():
+            if found is None:  # campaigns are never deleted, so every one is found
+                rules[version] = fresh[version[0]]
+    return rules  # type: ignore[return-value]
+
+
 def _profile(customer_id: str, row: Any) -> CustomerProfile:
     """The profile, or a blank one for an id Couponry has not seen (a guest with an id)."""
     if row is None:
@@ -110,7 +149,5 @@ def _profile(customer_id: str, row: Any) -> CustomerProfile:
 def load_customer(conn: Connection, customer_id: str | None) -> CustomerProfile | None:
     if customer_id is None:
         return None
-    row = conn.execute(
-        select(customers.c.tags, customers.c.order_count).where(customers.c.id == customer_id)
-    ).first()
+    row = conn.execute(_PROFILE, {"customer_id": customer_id}).first()
     return _profile(customer_id, row)

@@ -61,7 +61,19 @@ class CartIn(BaseModel):
     def to_domain(self) -> Cart:
         return Cart(
             currency=self.currency,
-            lines=tuple(CartLine(**line.model_dump()) for line in self.lines),
+            lines=tuple(
+                CartLine(
+                    line.id,
+                    line.unit_price,
+                    line.quantity,
+                    line.product_id,
+                    line.category,
+                    line.brand,
+                    line.store_id,
+                    line.on_sale,
+                )
+                for line in self.lines
+            ),
             shipping=self.shipping,
             channel=self.channel,
             shipping_country=self.shipping_country,

@@ -28,6 +28,7 @@ class Permission(StrEnum):
     READ_COUPONS = "read_coupons"
     READ_JOBS = "read_jobs"
     MANAGE_WEBHOOKS = "manage_webhooks"
+    READ_METRICS = "read_metrics"
 
 
 _ALL = frozenset(Permission)
