@@ -9,11 +9,13 @@ from typing import Any
 from sqlalchemy import Connection, and_, select
 
 from couponry.adapters.db.campaign_rules import rules_from_row
+from couponry.adapters.db.limit_slots import used_and_spent
 from couponry.adapters.db.tables import campaigns, coupons, customer_usage, customers
 from couponry.domain.codes import normalize
 from couponry.domain.coupon import CouponSnapshot, CustomerProfile, UnknownCoupon
 from couponry.domain.errors import InvalidInput
 
+_USED, _SPENT = used_and_spent()
 _COLUMNS = (
     coupons.c.code,
     coupons.c.display_code,
@@ -30,8 +32,9 @@ _COLUMNS = (
     campaigns.c.per_coupon,
     campaigns.c.per_customer,
     campaigns.c.updated_at,
-    (campaigns.c.redeemed_count + campaigns.c.held_count).label("campaign_used"),
-    (campaigns.c.budget_used + campaigns.c.budget_held).label("budget_spent"),
+    # a campaign-wide limit's usage: the sums of its slots (adapters.db.limit_slots), 0 without one
+    _USED.label("campaign_used"),
+    _SPENT.label("budget_spent"),
 )
 
 

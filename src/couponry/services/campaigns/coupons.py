@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from couponry.adapters.db.campaign_usage import count_coupon_redemptions
 from couponry.adapters.db.engine import Database
 from couponry.adapters.db.snapshots import safe_normalize
 from couponry.adapters.db.tables import campaigns, coupons
@@ -119,13 +120,20 @@ _COUPON_COLUMNS = (
 )
 
 
-def coupon_body(row: Any, now: datetime) -> dict[str, Any]:
+def coupon_bodies(conn: Connection, rows: Sequence[Any], now: datetime) -> list[dict[str, Any]]:
+    """A coupon's uses are counted on its row only under a per-coupon limit (adapters.db.usage); the
+    others' come from their redemptions, in one query for the page."""
+    counted = count_coupon_redemptions(conn, [r.code for r in rows if r.per_coupon is None])
+    return [coupon_body(r, now, counted.get(r.code, r.redeemed_count)) for r in rows]
+
+
+def coupon_body(row: Any, now: datetime, redeemed_count: int) -> dict[str, Any]:
     status, starts, ends = coupon_status(row, now)
     return {
         "code": row.display_code,
         "campaign_id": row.campaign_id,
         "customer_id": row.customer_id,
-        "redeemed_count": row.redeemed_count,
+        "redeemed_count": redeemed_count,
         "status": status,
         "issued_at": row.issued_at,
         "validity": {"starts_at": starts, "ends_at": ends},
@@ -143,10 +151,10 @@ def get_coupon(db: Database, actor: Actor, code: str, now: datetime) -> dict[str
                 .join(campaigns, campaigns.c.id == coupons.c.campaign_id)
                 .where(coupons.c.code == key)
             ).first()
-    if row is None:
-        raise NotFound("no coupon has this code", code="unknown_code")
-    actor.require_store_access(row.store_id)
-    return coupon_body(row, now)
+        if row is None:
+            raise NotFound("no coupon has this code", code="unknown_code")
+        actor.require_store_access(row.store_id)
+        return coupon_bodies(conn, [row], now)[0]
 
 
 def list_coupons(
@@ -166,8 +174,8 @@ def list_coupons(
         if cursor:
             query = query.where(coupons.c.code > cursor)
         rows = conn.execute(query).all()
-    next_cursor = rows[limit - 1].code if len(rows) > limit else None
-    return [coupon_body(r, now) for r in rows[:limit]], next_cursor
+        next_cursor = rows[limit - 1].code if len(rows) > limit else None
+        return coupon_bodies(conn, rows[:limit], now), next_cursor
 
 
 def wallet(db: Database, actor: Actor, customer_id: str, now: datetime) -> list[dict[str, Any]]:
@@ -180,7 +188,7 @@ def wallet(db: Database, actor: Actor, customer_id: str, now: datetime) -> list[
             .where(coupons.c.customer_id == customer_id)
             .order_by(coupons.c.issued_at.desc())
         ).all()
-    items = [coupon_body(r, now) for r in rows]
+        items = coupon_bodies(conn, rows, now)
     return [i for i in items if i["status"] in ("active", "not_started")]
 
 
