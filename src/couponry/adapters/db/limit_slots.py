@@ -79,7 +79,7 @@ def create_slots(conn: Connection, campaign_id: str, k: int, usage: CampaignUsag
                 "slot": i,
                 "uses_left": uses[i],
                 "budget_left": budget[i],
-                **({name: getattr(usage, name) for name in COUNTERS} if i == 0 else {}),
+                **{name: getattr(usage, name) if i == 0 else 0 for name in COUNTERS},
             }
             for i in range(k)
         ],
