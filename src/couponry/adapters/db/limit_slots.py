@@ -7,7 +7,9 @@ share of its usage counters. The shares never add up to more than what is left, 
 - Taking a unit (a redemption or a hold) spends from ONE slot picked at random, with a guarded UPDATE
   (`uses_left >= 1 AND budget_left >= amount`, see adapters.db.usage): concurrent redemptions of a hot
   campaign mostly lock different rows, and together the slots can never hand out more than the limit.
-- When the picked slot cannot pay, `take_slow` locks EVERY slot of the campaign in slot order, counts
+- When the picked slot cannot pay, PostgreSQL first takes from the richest slot no other transaction
+  holds (`take_from_any`, which never waits). When none can pay either (the end of a limit is near, or
+  given-back quota is not spread yet), `take_slow` locks EVERY slot of the campaign in slot order, counts
   the usage from their counters against the campaign's limits (the truth, not the shares), takes the
   unit or names the reason it cannot, and spreads what is left evenly over the slots again.
 - Giving back (rollbacks, released or expired holds, partial refunds) and confirming a hold change the
@@ -98,6 +100,30 @@ def respread(conn: Connection, campaign_id: str) -> None:
     locked = _lock_all(conn, campaign_id)
     if locked:
         _spread(conn, campaign_id, locked, _campaign(conn, campaign_id), None, 0, hold=False)
+
+
+def take_from_any(conn: Connection, campaign_id: str, amount: int, *, hold: bool) -> bool:
+    """PostgreSQL, when the random slot ran dry: take from the slot with the largest share among those
+    no other transaction holds (SKIP LOCKED: this never waits, so it cannot deadlock whatever this
+    transaction already holds). False when none could pay; then only the slow path can tell."""
+    count, money = ("held_count", "budget_held") if hold else ("redeemed_count", "budget_used")
+    return (
+        conn.execute(
+            text(
+                f"UPDATE campaign_limit_slots SET {count} = {count} + 1, {money} = {money} + :amount, "
+                "uses_left = uses_left - 1, budget_left = budget_left - :amount "
+                "WHERE campaign_id = :id AND slot = (SELECT slot FROM campaign_limit_slots "
+                f"WHERE campaign_id = :id AND {_CAN_PAY} "
+                "ORDER BY coalesce(uses_left, budget_left) DESC LIMIT 1 FOR UPDATE SKIP LOCKED) "
+                f"AND {_CAN_PAY} RETURNING 1"
+            ),
+            {"id": campaign_id, "amount": amount},
+        ).first()
+        is not None
+    )
+
+
+_CAN_PAY = "(uses_left IS NULL OR uses_left >= 1) AND (budget_left IS NULL OR budget_left >= :amount)"
 
 
 def take_slow(conn: Connection, campaign_id: str, amount: int, *, hold: bool) -> Reason | None:

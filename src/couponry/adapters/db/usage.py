@@ -20,9 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection, text
 
-from couponry.adapters.db.limit_slots import change_counters, random_slot, take_slow
+from couponry.adapters.db.limit_slots import change_counters, random_slot, take_from_any, take_slow
 from couponry.domain.reasons import Reason
 
 
@@ -55,53 +56,94 @@ _SAVEPOINT = "couponry_slot"
 
 def take(conn: Connection, usages: Sequence[Usage], *, hold: bool) -> None:
     """Take one use (and the budget) of every code, or raise LimitReached naming the first refusal."""
-    used, budget = ("held_count", "budget_held") if hold else ("redeemed_count", "budget_used")
-    per_customer: dict[str, int | None] = {}
+    if conn.dialect.name == "postgresql" and _take_in_one_round_trip(conn, usages, hold):
+        return
+    used, budget = _columns(hold)
     for u in _ordered(usages):
-        per_customer[u.campaign_id] = _take_campaign_and_coupon(conn, u, used, budget, hold)
+        _take_campaign_and_coupon(conn, u, used, budget, hold)
     for u in _ordered(usages):
-        if u.customer_id is None:
-            continue
-        limit = per_customer[u.campaign_id]
-        guard = (
-            ""
-            if limit is None
-            else " WHERE customer_usage.redeemed_count + customer_usage.held_count < :limit"
-        )
-        done = conn.execute(
-            text(
-                f"INSERT INTO customer_usage (campaign_id, customer_id, redeemed_count, held_count) "
-                f"VALUES (:campaign, :customer, {0 if hold else 1}, {1 if hold else 0}) "
-                f"ON CONFLICT (campaign_id, customer_id) DO UPDATE SET {used} = customer_usage.{used} + 1"
-                + guard
-                + " RETURNING 1"
-            ),
-            {"campaign": u.campaign_id, "customer": u.customer_id, "limit": limit},
-        ).first()
-        if done is None:
-            raise LimitReached(u.code, Reason.CUSTOMER_LIMIT_REACHED)
+        if u.customer_id is not None:
+            done = conn.execute(text(_customer_sql(hold)), _customer_params(u)).first()
+            if done is None:
+                raise LimitReached(u.code, Reason.CUSTOMER_LIMIT_REACHED)
 
 
-def _take_campaign_and_coupon(conn: Connection, u: Usage, used: str, budget: str, hold: bool) -> int | None:
+def _columns(hold: bool) -> tuple[str, str]:
+    return ("held_count", "budget_held") if hold else ("redeemed_count", "budget_used")
+
+
+def _take_in_one_round_trip(conn: Connection, usages: Sequence[Usage], hold: bool) -> bool:
+    """PostgreSQL's common case in one round trip (psycopg pipeline mode): a savepoint, every code's
+    statement (a random slot and the coupon) and every customer's, sent together. True when all took
+    their unit; otherwise everything after the savepoint is rolled back, and False sends the caller the
+    step-by-step way, which finds the slow path or names the refusal."""
+    used, budget = _columns(hold)
+    ordered = _ordered(usages)
+    statements = [("SAVEPOINT couponry_take", {})]
+    statements += [(_fast_sql(conn, used, budget), _fast_params(u)) for u in ordered]
+    statements += [(_customer_sql(hold), _customer_params(u)) for u in ordered if u.customer_id is not None]
+    pg = conn.connection.driver_connection
+    cursors = []
+    with pg.pipeline():
+        for sql, params in statements:
+            compiled = text(sql).compile(dialect=conn.dialect)
+            cursor = pg.cursor(row_factory=namedtuple_row)
+            cursor.execute(str(compiled), compiled.construct_params(params))
+            cursors.append(cursor)
+    taken = [c.fetchone() for c in cursors[1 : 1 + len(ordered)]]
+    customers_taken = [c.fetchone() for c in cursors[1 + len(ordered) :]]
+    if all(_took(row) for row in taken) and all(customers_taken):
+        return True
+    pg.execute("ROLLBACK TO SAVEPOINT couponry_take")
+    return False
+
+
+def _took(row: Any) -> bool:
+    return (
+        row.status == "active"
+        and (row.limit_slots == 0 or row.slot_taken)
+        and (row.per_coupon is None or row.coupon_taken)
+    )
+
+
+def _customer_sql(hold: bool) -> str:
+    used = _columns(hold)[0]
+    return (
+        "INSERT INTO customer_usage (campaign_id, customer_id, redeemed_count, held_count) "
+        f"VALUES (:campaign, :customer, {0 if hold else 1}, {1 if hold else 0}) "
+        f"ON CONFLICT (campaign_id, customer_id) DO UPDATE SET {used} = customer_usage.{used} + 1 "
+        "WHERE customer_usage.redeemed_count + customer_usage.held_count "
+        "< coalesce((SELECT per_customer FROM campaigns WHERE id = :campaign), 2147483647) RETURNING 1"
+    )
+
+
+def _customer_params(u: Usage) -> dict[str, Any]:
+    return {"campaign": u.campaign_id, "customer": u.customer_id}
+
+
+def _take_campaign_and_coupon(conn: Connection, u: Usage, used: str, budget: str, hold: bool) -> None:
     """The campaign's share (a random slot, else the slow path over all of them), then the coupon's when
-    it has a per-coupon limit. Returns the campaign's per-customer limit."""
+    it has a per-coupon limit."""
     postgres = conn.dialect.name == "postgresql"
-    if postgres and u.tracked:
-        # An UPDATE whose re-check failed keeps its row locked: rolling back to here frees the slot
-        # before the slow path locks every slot in order (holding one while waiting for the others
-        # could deadlock with another slow path).
+    # An UPDATE whose re-check failed keeps its row locked: rolling back to here frees the slot before
+    # the slow path locks every slot in order (holding one while waiting for the others could deadlock
+    # with another slow path). A campaign read as having no limit tries no slot: no savepoint needed.
+    savepoint = postgres and u.tracked
+    if savepoint:
         conn.exec_driver_sql(f"SAVEPOINT {_SAVEPOINT}")
     row = (_fast_in_one_statement if postgres else _fast_step_by_step)(conn, u, used, budget)
     if row.status != "active":
         raise LimitReached(u.code, Reason.CAMPAIGN_INACTIVE)
     coupon_taken = row.coupon_taken
     if row.limit_slots and not row.slot_taken:
-        if postgres and u.tracked:
-            conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
-        refused = take_slow(conn, u.campaign_id, u.amount, hold=hold)
-        if refused is not None:
-            raise LimitReached(u.code, refused)
-        coupon_taken = None  # the coupon waited for the campaign's share: take it now
+        coupon_taken = None  # the coupon waited for the campaign's share: take it after
+        spread = savepoint and row.limit_slots > 1
+        if not (spread and take_from_any(conn, u.campaign_id, u.amount, hold=hold)):
+            if savepoint:
+                conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+            refused = take_slow(conn, u.campaign_id, u.amount, hold=hold)
+            if refused is not None:
+                raise LimitReached(u.code, refused)
     if row.per_coupon is not None:
         if coupon_taken is None:
             coupon_taken = conn.execute(
@@ -113,7 +155,6 @@ def _take_campaign_and_coupon(conn: Connection, u: Usage, used: str, budget: str
             ).first()
         if not coupon_taken:
             raise LimitReached(u.code, Reason.COUPON_USED_UP)
-    return row.per_customer
 
 
 def _slot_update(conn: Connection, used: str, budget: str) -> str:
@@ -126,22 +167,27 @@ def _slot_update(conn: Connection, used: str, budget: str) -> str:
     )
 
 
-def _fast_in_one_statement(conn: Connection, u: Usage, used: str, budget: str) -> Any:
+def _fast_sql(conn: Connection, used: str, budget: str) -> str:
     """PostgreSQL: a random slot's guarded UPDATE and the coupon's (when it has a per-coupon limit) in
     one statement, so the hot rows are locked for one round trip and the commit, not for two."""
-    return conn.execute(
-        text(
-            f"WITH s AS ({_slot_update(conn, used, budget)}), "
-            "c AS (SELECT status, limit_slots, per_coupon, per_customer FROM campaigns WHERE id = :id), "
-            f"k AS (UPDATE coupons SET {used} = coupons.{used} + 1 FROM c WHERE coupons.code = :code "
-            "AND c.per_coupon IS NOT NULL AND c.status = 'active' "
-            "AND (c.limit_slots = 0 OR EXISTS (SELECT 1 FROM s)) "
-            "AND coupons.redeemed_count + coupons.held_count < c.per_coupon RETURNING 1) "
-            "SELECT c.status, c.limit_slots, c.per_coupon, c.per_customer, "
-            "(SELECT count(*) FROM s) AS slot_taken, (SELECT count(*) FROM k) AS coupon_taken FROM c"
-        ),
-        {"id": u.campaign_id, "amount": u.amount, "code": u.code, "try_slot": u.tracked},
-    ).one()
+    return (
+        f"WITH s AS ({_slot_update(conn, used, budget)}), "
+        "c AS (SELECT status, limit_slots, per_coupon FROM campaigns WHERE id = :id), "
+        f"k AS (UPDATE coupons SET {used} = coupons.{used} + 1 FROM c WHERE coupons.code = :code "
+        "AND c.per_coupon IS NOT NULL AND c.status = 'active' "
+        "AND (c.limit_slots = 0 OR EXISTS (SELECT 1 FROM s)) "
+        "AND coupons.redeemed_count + coupons.held_count < c.per_coupon RETURNING 1) "
+        "SELECT c.status, c.limit_slots, c.per_coupon, "
+        "(SELECT count(*) FROM s) AS slot_taken, (SELECT count(*) FROM k) AS coupon_taken FROM c"
+    )
+
+
+def _fast_params(u: Usage) -> dict[str, Any]:
+    return {"id": u.campaign_id, "amount": u.amount, "code": u.code, "try_slot": u.tracked}
+
+
+def _fast_in_one_statement(conn: Connection, u: Usage, used: str, budget: str) -> Any:
+    return conn.execute(text(_fast_sql(conn, used, budget)), _fast_params(u)).one()
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +195,6 @@ class _Taken:
     status: str
     limit_slots: int
     per_coupon: int | None
-    per_customer: int | None
     slot_taken: bool
     coupon_taken: bool | None  # None: not tried yet
 
@@ -161,10 +206,10 @@ def _fast_step_by_step(conn: Connection, u: Usage, used: str, budget: str) -> _T
         {"id": u.campaign_id, "amount": u.amount, "try_slot": True},
     ).first()
     c = conn.execute(
-        text("SELECT status, limit_slots, per_coupon, per_customer FROM campaigns WHERE id = :id"),
+        text("SELECT status, limit_slots, per_coupon FROM campaigns WHERE id = :id"),
         {"id": u.campaign_id},
     ).one()
-    return _Taken(c.status, c.limit_slots, c.per_coupon, c.per_customer, slot_taken is not None, None)
+    return _Taken(c.status, c.limit_slots, c.per_coupon, slot_taken is not None, None)
 
 
 def give_back(conn: Connection, usages: Sequence[Usage], *, held: bool) -> None:
