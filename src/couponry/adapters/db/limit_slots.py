@@ -40,12 +40,15 @@ from couponry.domain.reasons import Reason
 COUNTERS = ("redeemed_count", "held_count", "budget_used", "budget_held")
 
 
-def random_slot(conn: Connection) -> str:
-    """SQL for one random slot of campaign :id (an uncorrelated subquery: evaluated once per statement).
-    A campaign without slots gets slot 0 on PostgreSQL and NULL on SQLite: either matches no row."""
-    if conn.dialect.name == "postgresql":
-        return "(SELECT floor(random() * limit_slots)::int FROM campaigns WHERE id = :id)"
-    return "(SELECT abs(random()) % limit_slots FROM campaigns WHERE id = :id)"
+# One slot of campaign :id picked by the random number :pick drawn in Python. Not random() in SQL: a
+# statement re-checked after waiting for a row lock (EvalPlanQual) may evaluate it again inside a WITH
+# query, and then look for another slot than the one it locked. A campaign without slots (0) matches
+# no row: `NULLIF` turns the modulo into NULL.
+RANDOM_SLOT = "(SELECT :pick % NULLIF(limit_slots, 0) FROM campaigns WHERE id = :id)"
+
+
+def pick() -> int:
+    return random.randrange(1 << 30)
 
 
 def shares(left: int | None, k: int) -> list[int | None]:
@@ -202,11 +205,8 @@ def change_counters(conn: Connection, campaign_id: str, changes: str, params: di
     """Unguarded counter changes (giving back, confirming a hold) on one random slot of the campaign;
     a campaign without slots matches no row. The shares stay: see the module's docstring."""
     conn.execute(
-        text(
-            f"UPDATE campaign_limit_slots SET {changes} "
-            f"WHERE campaign_id = :id AND slot = {random_slot(conn)}"
-        ),
-        {**params, "id": campaign_id},
+        text(f"UPDATE campaign_limit_slots SET {changes} WHERE campaign_id = :id AND slot = {RANDOM_SLOT}"),
+        {**params, "id": campaign_id, "pick": pick()},
     )
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection, text
 
-from couponry.adapters.db.limit_slots import change_counters, random_slot, take_from_any, take_slow
+from couponry.adapters.db.limit_slots import RANDOM_SLOT, change_counters, pick, take_from_any, take_slow
 from couponry.domain.reasons import Reason
 
 
@@ -157,11 +157,11 @@ def _take_campaign_and_coupon(conn: Connection, u: Usage, used: str, budget: str
             raise LimitReached(u.code, Reason.COUPON_USED_UP)
 
 
-def _slot_update(conn: Connection, used: str, budget: str) -> str:
+def _slot_update(used: str, budget: str) -> str:
     return (
         f"UPDATE campaign_limit_slots SET {used} = {used} + 1, {budget} = {budget} + :amount, "
         "uses_left = uses_left - 1, budget_left = budget_left - :amount "
-        f"WHERE :try_slot AND campaign_id = :id AND slot = {random_slot(conn)} "
+        f"WHERE :try_slot AND campaign_id = :id AND slot = {RANDOM_SLOT} "
         "AND (uses_left IS NULL OR uses_left >= 1) AND (budget_left IS NULL OR budget_left >= :amount) "
         "RETURNING 1"
     )
@@ -171,7 +171,7 @@ def _fast_sql(conn: Connection, used: str, budget: str) -> str:
     """PostgreSQL: a random slot's guarded UPDATE and the coupon's (when it has a per-coupon limit) in
     one statement, so the hot rows are locked for one round trip and the commit, not for two."""
     return (
-        f"WITH s AS ({_slot_update(conn, used, budget)}), "
+        f"WITH s AS ({_slot_update(used, budget)}), "
         "c AS (SELECT status, limit_slots, per_coupon FROM campaigns WHERE id = :id), "
         f"k AS (UPDATE coupons SET {used} = coupons.{used} + 1 FROM c WHERE coupons.code = :code "
         "AND c.per_coupon IS NOT NULL AND c.status = 'active' "
@@ -183,7 +183,7 @@ def _fast_sql(conn: Connection, used: str, budget: str) -> str:
 
 
 def _fast_params(u: Usage) -> dict[str, Any]:
-    return {"id": u.campaign_id, "amount": u.amount, "code": u.code, "try_slot": u.tracked}
+    return {"id": u.campaign_id, "amount": u.amount, "code": u.code, "try_slot": u.tracked, "pick": pick()}
 
 
 def _fast_in_one_statement(conn: Connection, u: Usage, used: str, budget: str) -> Any:
@@ -202,8 +202,8 @@ class _Taken:
 def _fast_step_by_step(conn: Connection, u: Usage, used: str, budget: str) -> _Taken:
     """SQLite (no UPDATE in WITH; writers are serialized): the slot, then the campaign's rules."""
     slot_taken = conn.execute(
-        text(_slot_update(conn, used, budget)),
-        {"id": u.campaign_id, "amount": u.amount, "try_slot": True},
+        text(_slot_update(used, budget)),
+        {"id": u.campaign_id, "amount": u.amount, "try_slot": True, "pick": pick()},
     ).first()
     c = conn.execute(
         text("SELECT status, limit_slots, per_coupon FROM campaigns WHERE id = :id"),
