@@ -6,6 +6,8 @@ writers, so spreading brings nothing there), which runs the same statements.
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -297,3 +299,34 @@ def test_a_per_coupon_limit_added_later_starts_from_the_coupons_redemptions(db: 
     _redeem(db, "o3")
     assert _refused_reason(db, "o4") == "coupon_used_up"
     assert coupons.get_coupon(db, SYSTEM, CODE, T0)["redeemed_count"] == 3
+
+
+def test_a_take_that_waited_for_another_on_the_same_slot_takes_from_that_slot_once_it_is_free(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not db.is_postgres:
+        pytest.skip("SQLite lets one writer in at a time: no transaction ever waits for a row lock there")
+    # given two takes that pick the same slot, the first one holding it
+    campaign_id = _campaign(db, max_redemptions=80)
+    monkeypatch.setattr("couponry.adapters.db.usage.pick", lambda: 3)
+    first = db.engine.connect()
+    first.begin()
+    take(first, [Usage(campaign_id, CODE, 300, None)], hold=False)
+    second = threading.Thread(target=_take_directly, args=(db, campaign_id))
+    # when the second one waits for it, and the first commits
+    second.start()
+    time.sleep(0.3)
+    first.commit()
+    first.close()
+    second.join(10)
+    # then the second took its unit from that same slot, not from the slow path over all slots
+    assert _stats(db, campaign_id)["redeemed_count"] == 2
+    with db.read() as conn:
+        counts = conn.execute(
+            text(
+                "SELECT slot, redeemed_count FROM campaign_limit_slots WHERE campaign_id = :id ORDER BY slot"
+            ),
+            {"id": campaign_id},
+        ).all()
+    assert [c for _, c in counts] == [0, 0, 0, 2, 0, 0, 0, 0]
+    assert sum(u for u, _ in _shares(db, campaign_id)) == 78
