@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection, text
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
 from couponry.adapters.db.limit_slots import RANDOM_SLOT, change_counters, pick, take_from_any, take_slow
 from couponry.domain.reasons import Reason
@@ -86,9 +88,8 @@ def _take_in_one_round_trip(conn: Connection, usages: Sequence[Usage], hold: boo
     cursors = []
     with pg.pipeline():
         for sql, params in statements:
-            compiled = text(sql).compile(dialect=conn.dialect)
             cursor = pg.cursor(row_factory=namedtuple_row)
-            cursor.execute(str(compiled), compiled.construct_params(params))
+            cursor.execute(_psycopg_sql(sql), params)
             cursors.append(cursor)
     taken = [c.fetchone() for c in cursors[1 : 1 + len(ordered)]]
     customers_taken = [c.fetchone() for c in cursors[1 + len(ordered) :]]
@@ -96,6 +97,13 @@ def _take_in_one_round_trip(conn: Connection, usages: Sequence[Usage], hold: boo
         return True
     pg.execute("ROLLBACK TO SAVEPOINT couponry_take")
     return False
+
+
+@lru_cache(maxsize=64)
+def _psycopg_sql(sql: str) -> str:
+    """The statement in psycopg's parameter style (`:name` -> `%(name)s`), translated once: the driver
+    is used directly here (pipeline mode), past SQLAlchemy's own cache of compiled statements."""
+    return str(text(sql).compile(dialect=postgresql_psycopg.dialect()))
 
 
 def _took(row: Any) -> bool:
