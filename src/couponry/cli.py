@@ -22,7 +22,8 @@ def _database():  # noqa: ANN202
     from couponry.adapters.db.engine import Database
     from couponry.settings import get_settings
 
-    return Database(get_settings().database_url)
+    settings = get_settings()
+    return Database(settings.database_url, limit_slots=settings.limit_slots)
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +28,8 @@ class Settings(BaseSettings):
     job_lease_seconds: float = 30.0
     run_background_workers: bool = True
     db_pool_size: int = 10
+    # counter rows a campaign-wide limit is spread over on PostgreSQL (1: one row; SQLite always 1)
+    limit_slots: int = Field(8, ge=1, le=1000)
     log_level: str = "INFO"
     # messaging (docs/messaging.md)
     smtp_url: str | None = None  # smtp://host:port, smtp+starttls://user:pass@host:587, smtps://host:465

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 
-from couponry.adapters.db.campaign_usage import count_usage
+from couponry.adapters.db.campaign_usage import CampaignUsage, count_coupon_usage, count_usage
 from couponry.adapters.db.engine import normalize_url
+from couponry.adapters.db.limit_slots import usage_of
 from tests.serving import Server
 
 Call = Callable[[httpx.Client], httpx.Response]
@@ -185,6 +186,9 @@ class Ledger:
 
 
 def ledger(database_url: str, code: str) -> Ledger:
+    """Counters where they are kept (a campaign's slots, a coupon's row under a per-coupon limit), else
+    counted from the records, as the API reads them; and the limit slots' shares are checked never to
+    promise more than what is left of the limits."""
     engine = create_engine(normalize_url(database_url))
     try:
         with engine.connect() as conn:
@@ -195,31 +199,53 @@ def ledger(database_url: str, code: str) -> Ledger:
                 ),
                 {"code": code},
             ).scalar_one()
-            counters = (
-                conn.execute(
-                    text(
-                        "SELECT c.redeemed_count AS coupon_redeemed, c.held_count AS coupon_held, "
-                        "k.redeemed_count AS campaign_redeemed, k.held_count AS campaign_held, "
-                        "k.budget_used, k.budget_held, k.id, k.max_redemptions, k.budget "
-                        "FROM coupons c JOIN campaigns k ON k.id = c.campaign_id WHERE c.code = :code"
-                    ),
-                    {"code": code},
-                )
-                .one()
-                ._asdict()
+            row = conn.execute(
+                text(
+                    "SELECT c.redeemed_count, c.held_count, k.id, k.limit_slots, k.per_coupon, "
+                    "k.max_redemptions, k.budget, k.status "
+                    "FROM coupons c JOIN campaigns k ON k.id = c.campaign_id WHERE c.code = :code"
+                ),
+                {"code": code},
+            ).one()
+            if row.per_coupon is not None:
+                coupon_redeemed, coupon_held = row.redeemed_count, row.held_count
+            else:
+                coupon_redeemed, coupon_held = count_coupon_usage(conn, row.id).get(code, (0, 0))
+            if row.limit_slots:
+                usage = usage_of(conn, [row.id])[row.id]
+                check_shares(conn, row, usage)
+            else:
+                usage = count_usage(conn, [row.id])[row.id]
+            return Ledger(
+                succeeded=succeeded,
+                coupon_redeemed=coupon_redeemed,
+                coupon_held=coupon_held,
+                campaign_redeemed=usage.redeemed_count,
+                campaign_held=usage.held_count,
+                budget_used=usage.budget_used,
+                budget_held=usage.budget_held,
             )
-            campaign_id, max_redemptions, budget = (
-                counters.pop(k) for k in ("id", "max_redemptions", "budget")
-            )
-            if max_redemptions is None and budget is None:
-                # no campaign-wide limit: the campaign row keeps no counters; count from the records
-                usage = count_usage(conn, [campaign_id])[campaign_id]
-                counters.update(
-                    campaign_redeemed=usage.redeemed_count,
-                    campaign_held=usage.held_count,
-                    budget_used=usage.budget_used,
-                    budget_held=usage.budget_held,
-                )
-            return Ledger(succeeded=succeeded, **counters)
     finally:
         engine.dispose()
+
+
+def check_shares(conn: Connection, campaign: Any, usage: CampaignUsage) -> None:
+    """The slots' shares add up to no more than what is left of each limit (none while inactive)."""
+    slots = conn.execute(
+        text("SELECT uses_left, budget_left FROM campaign_limit_slots WHERE campaign_id = :id"),
+        {"id": campaign.id},
+    ).all()
+    assert len(slots) == campaign.limit_slots
+    active = campaign.status == "active"
+    if campaign.max_redemptions is None:
+        assert all(s.uses_left is None for s in slots)
+    else:
+        left = campaign.max_redemptions - usage.redeemed_count - usage.held_count if active else 0
+        assert all(s.uses_left >= 0 for s in slots)
+        assert sum(s.uses_left for s in slots) <= max(left, 0)
+    if campaign.budget is None:
+        assert all(s.budget_left is None for s in slots)
+    else:
+        left = campaign.budget - usage.budget_used - usage.budget_held if active else 0
+        assert all(s.budget_left >= 0 for s in slots)
+        assert sum(s.budget_left for s in slots) <= max(left, 0)

@@ -45,14 +45,16 @@ WORKERS = 4
 THREADS = 64
 
 
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[Server]:
-    """A four-process server on a fresh PostgreSQL database of its own, shared by this module."""
+@pytest.fixture(scope="module", params=[8, 1], ids=["8 limit slots", "1 limit slot"])
+def pg_server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """A four-process server on a fresh PostgreSQL database of its own, shared by this module's tests;
+    they all run twice: with campaign-wide limits spread over 8 counter rows, and over one."""
     try:
         url = _fresh_postgres_database(POSTGRES_FOR_CONCURRENCY, f"couponry_concurrency_{_worker()}")
     except Exception as exc:  # pragma: no cover - depends on the machine
         pytest.fail(f"PostgreSQL not reachable: {exc}")
-    with running_server(url, workers=WORKERS, COUPONRY_DB_POOL_SIZE="5") as server:
+    settings = {"COUPONRY_DB_POOL_SIZE": "5", "COUPONRY_LIMIT_SLOTS": str(request.param)}
+    with running_server(url, workers=WORKERS, **settings) as server:
         yield server
 
 
@@ -94,6 +96,45 @@ def test_500_concurrent_redemptions_of_an_open_code_limited_to_100_redeem_exactl
     assert campaign_stats(admin, campaign["id"])["redeemed_count"] == 100
     assert ledger(pg_server.database_url, code) == Ledger(
         succeeded=100, coupon_redeemed=100, campaign_redeemed=100, budget_used=100 * 100
+    )
+
+
+def test_5000_concurrent_redemptions_of_a_flash_sale_code_limited_to_1000_redeem_exactly_1000(
+    pg_server: Server, key: str, admin: httpx.Client
+) -> None:
+    # given one open code, its campaign limited to 1,000 redemptions
+    campaign = create_campaign(admin, amount=100, max_redemptions=1_000)
+    code = issue_code(admin, campaign["id"])
+    calls = [redeem(unique(f"order-{i}-"), code) for i in range(5_000)]
+    # when 64 threads send 5,000 redemptions to 4 server processes
+    answers = concurrently(pg_server, key, calls, THREADS)
+    # then
+    assert statuses(answers) == {201: 1_000, 409: 4_000}
+    assert refusal_reasons(answers) == {("redemption_refused", "usage_limit_reached"): 4_000}
+    assert len({a.json()["id"] for a in answers if a.status_code == 201}) == 1_000
+    assert campaign_stats(admin, campaign["id"])["redeemed_count"] == 1_000
+    assert coupon(admin, code)["redeemed_count"] == 1_000
+    assert ledger(pg_server.database_url, code) == Ledger(
+        succeeded=1_000, coupon_redeemed=1_000, campaign_redeemed=1_000, budget_used=100_000
+    )
+
+
+def test_600_concurrent_redemptions_of_300_off_against_a_budget_of_100000_redeem_exactly_333(
+    pg_server: Server, key: str, admin: httpx.Client
+) -> None:
+    # given a budget that is not a multiple of the discount (100 left at the end, on no slot in full)
+    campaign = create_campaign(admin, amount=300, budget=100_000)
+    code = issue_code(admin, campaign["id"])
+    calls = [redeem(unique(f"order-{i}-"), code) for i in range(600)]
+    # when
+    answers = concurrently(pg_server, key, calls, THREADS)
+    # then
+    assert statuses(answers) == {201: 333, 409: 267}
+    assert refusal_reasons(answers) == {("redemption_refused", "budget_exhausted"): 267}
+    stats = campaign_stats(admin, campaign["id"])
+    assert (stats["redeemed_count"], stats["budget_used"]) == (333, 99_900)
+    assert ledger(pg_server.database_url, code) == Ledger(
+        succeeded=333, coupon_redeemed=333, campaign_redeemed=333, budget_used=99_900
     )
 
 

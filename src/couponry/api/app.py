@@ -46,7 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.database_url, pool_size=settings.db_pool_size)
+        db = Database(
+            settings.database_url, pool_size=settings.db_pool_size, limit_slots=settings.limit_slots
+        )
         app.state.db = db
         app.state.throttle = make_throttle(settings)
         app.state.threads = make_pool()

@@ -308,12 +308,17 @@ class RawScript:
     statements: list[str]
     n_max: int = 1
     transaction: bool = True
+    # pgbench sends the whole transaction, COMMIT included, in one round trip (pipeline mode); the
+    # psycopg fallback ignores it
+    pipeline: bool = False
 
     def pgbench(self) -> str:
         lines = [f"\\set n random(1, {self.n_max})"]
+        lines += ["\\startpipeline"] if self.pipeline else []
         lines += ["BEGIN;"] if self.transaction else []
         lines += [s.rstrip(";") + ";" for s in self.statements]
         lines += ["END;"] if self.transaction else []
+        lines += ["\\endpipeline"] if self.pipeline else []
         return "\n".join(lines) + "\n"
 
 

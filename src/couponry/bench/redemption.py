@@ -2,14 +2,21 @@
 minimal SQL of a redemption (one conditional UPDATE + one INSERT in one transaction) run by pgbench on the
 same database in the same run:
 
-- one hot open code with a redemption limit: clients hammer it until refusals; the rate counts the
-  successful redemptions between the first and the last, and exactly the limit must be redeemed;
+- one hot open code with a redemption limit, its campaign-wide limit counted on one row
+  (COUPONRY_LIMIT_SLOTS=1) and spread over several (the default): clients hammer it until refusals; the
+  rate counts the successful redemptions between the first and the last, and exactly the limit must be
+  redeemed; the database's busy sessions are sampled meanwhile (which wait holds the load back);
+- the slot SQL itself under pgbench (the same UPDATE on a random one of K rows of the hot code), beside
+  the single-row SQL: the headroom spreading gives the database;
 - 100,000 distinct personal codes (inserted by COPY), each redeemed once by its own customer.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,7 +43,10 @@ from couponry.bench.common import (
     top_waits,
 )
 
-PG_DB = "couponry_bench_redemption"
+# another name lets two benches share one PostgreSQL without dropping each other's database
+PG_DB = os.environ.get("COUPONRY_BENCH_REDEMPTION_DB", "couponry_bench_redemption")
+SLOTS = 8  # the server's default (COUPONRY_LIMIT_SLOTS)
+TARGET_SLOT_SQL = 2.0
 TARGET_HOT = 0.60
 TARGET_SPREAD = 0.15
 HOT_CODE, WARM_CODE = "BENCHHOT", "BENCHWARM"
@@ -45,6 +55,8 @@ RAW_TABLES = [
     "CREATE TABLE raw_coupons (code text PRIMARY KEY, used integer NOT NULL DEFAULT 0, max integer NOT NULL)",
     "CREATE TABLE raw_redemptions (id bigserial PRIMARY KEY, code text NOT NULL, order_id text NOT NULL, "
     "created_at timestamptz NOT NULL DEFAULT now())",
+    "CREATE TABLE raw_slots (code text, slot integer, used integer NOT NULL DEFAULT 0, "
+    "uses_left integer NOT NULL, PRIMARY KEY (code, slot))",
 ]
 RAW_HOT = load.RawScript(
     [
@@ -52,6 +64,27 @@ RAW_HOT = load.RawScript(
         "INSERT INTO raw_redemptions (code, order_id) VALUES ('HOT', :client_id)",
     ]
 )
+
+# the steps that shorten how long the hot row stays locked, measured on the database alone
+RAW_HOT_ONE_STATEMENT = load.RawScript(
+    [
+        "WITH u AS (UPDATE raw_coupons SET used = used + 1 WHERE code = 'HOT' AND used < max RETURNING code) "
+        "INSERT INTO raw_redemptions (code, order_id) SELECT code, :client_id FROM u"
+    ]
+)
+RAW_HOT_PIPELINED = load.RawScript(RAW_HOT.statements, pipeline=True)
+
+
+def raw_slots(slots: int) -> load.RawScript:
+    """The hot code's limit spread over `slots` rows: the same guarded UPDATE on a random one of them."""
+    return load.RawScript(
+        [
+            "UPDATE raw_slots SET used = used + 1, uses_left = uses_left - 1 "
+            "WHERE code = 'HOT' AND slot = :n - 1 AND uses_left >= 1",
+            "INSERT INTO raw_redemptions (code, order_id) VALUES ('HOT', :client_id)",
+        ],
+        n_max=slots,
+    )
 
 
 def raw_spread(codes: int) -> load.RawScript:
@@ -120,6 +153,11 @@ def _prepare_raw(url: str, codes: int) -> None:
             conn.execute(ddl)
         conn.execute("INSERT INTO raw_coupons (code, max) VALUES ('HOT', 2000000000)")
         conn.execute(
+            "INSERT INTO raw_slots (code, slot, uses_left) SELECT 'HOT', n, 2000000000 "
+            "FROM generate_series(0, %s) n",
+            (SLOTS - 1,),
+        )
+        conn.execute(
             "INSERT INTO raw_coupons (code, max) SELECT 'R' || n, 2000000000 FROM generate_series(1, %s) n",
             (codes,),
         )
@@ -142,48 +180,81 @@ def _rate(count: int, span: float) -> float:
     return (count - 1) / span if span > 0 else 0.0
 
 
-def _hot(server: Server, key: str, url: str, limit: int) -> tuple[list[Row], list[str], float]:
+@dataclass
+class HotRun:
+    slots: int
+    rate: float
+    exact: Row
+    notes: list[str]
+    waits: Counter[str]
+
+    def row_lock_share(self) -> float:
+        """Share of the busy sessions sampled that waited for a row lock (a tuple or a transaction)."""
+        total = sum(self.waits.values()) or 1
+        return sum(n for k, n in self.waits.items() if _wait(k) in ROW_LOCK_WAITS) / total
+
+    def top_wait(self) -> str:
+        by_wait: Counter[str] = Counter()
+        for k, n in self.waits.items():
+            by_wait[_wait(k)] += n
+        total = sum(by_wait.values()) or 1
+        wait, n = by_wait.most_common(1)[0] if by_wait else ("none", 0)
+        return f"{wait} ({n / total:.0%})"
+
+
+ROW_LOCK_WAITS = {"Lock:transactionid", "Lock:tuple"}
+
+
+def _wait(sample: str) -> str:
+    """The wait event of a pg_wait_sampler key ("state, wait, `statement`")."""
+    return sample.split(", ")[1]
+
+
+def _hot(server: Server, key: str, url: str, limit: int, slots: int) -> HotRun:
+    code = f"{HOT_CODE}{slots}"
     with server.client(key) as client:
         campaign = create_campaign(
             client,
             {
-                "name": "Bench hot",
+                "name": f"Bench hot, {slots} slots",
                 "discount": {"type": "amount", "amount": 100},
                 "limits": {"max_redemptions": limit},
             },
         )
-        add_codes(client, campaign, [HOT_CODE])
+        add_codes(client, campaign, [code])
     with pg_wait_sampler(url) as waits:
         result = load.run_http(
-            server.base, load.HttpLoad("/v1/redemptions", body([HOT_CODE]), key, 300, stop_after_refusals=200)
+            server.base, load.HttpLoad("/v1/redemptions", body([code]), key, 300, stop_after_refusals=200)
         )
     count, span = _redeemed(url, campaign)
     counters = sql(
         url,
-        "SELECT k.redeemed_count, k.held_count, c.redeemed_count FROM campaigns k "
-        "JOIN coupons c ON c.campaign_id = k.id WHERE k.id = :c",
-        {"c": campaign},
+        "SELECT sum(s.redeemed_count), sum(s.held_count), count(*), "
+        "(SELECT count(*) FROM redemption_codes rc WHERE rc.code = :code AND rc.active) "
+        "FROM campaign_limit_slots s WHERE s.campaign_id = :c",
+        {"c": campaign, "code": code},
     )[0]
     exact = (
-        count == limit == counters[0] == counters[2] == result.ok and counters[1] == 0 and result.refused > 0
+        count == limit == counters[0] == counters[3] == result.ok
+        and counters[1] == 0
+        and counters[2] == slots
+        and result.refused > 0
     )
-    rows = [
-        Row(
-            "hot open code: exactly the limit redeemed",
-            f"{num(count)} redemptions of limit {num(limit)}; campaign counter {num(counters[0])}, "
-            f"coupon counter {num(counters[2])}, {num(result.ok)} answers 201, "
-            f"{num(result.refused)} answers 409",
-            target="exactly the limit",
-            met=exact,
-        ),
-    ]
+    row = Row(
+        f"hot open code, limit on {slots} row{'s' if slots > 1 else ''}: exactly the limit redeemed",
+        f"{num(count)} redemptions of limit {num(limit)}; campaign counter {num(counters[0])} "
+        f"(on {counters[2]} slots), coupon's redemptions {num(counters[3])}, {num(result.ok)} answers "
+        f"201, {num(result.refused)} answers 409",
+        target="exactly the limit",
+        met=exact,
+    )
     notes = [
-        f"Hot code latency while redeeming and refusing: p50 {result.p50_ms:.1f} ms, "
-        f"p99 {result.p99_ms:.1f} ms "
+        f"Hot code, limit on {slots} row{'s' if slots > 1 else ''}: latency while redeeming and refusing "
+        f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms "
         f"({num(result.requests)} requests in {result.seconds:.1f} s, all refusals included). "
         f"Busy database sessions (state, wait, statement), sampled every 50 ms: {top_waits(waits)}."
     ]
-    return rows, notes, _rate(count, span)
+    return HotRun(slots, _rate(count, span), row, notes, waits)
 
 
 def _distinct(server: Server, key: str, url: str, codes: int, seconds: float) -> tuple[list[str], float, int]:
@@ -212,6 +283,17 @@ def _distinct(server: Server, key: str, url: str, codes: int, seconds: float) ->
     return notes, _rate(count, span), count
 
 
+def _warm_up(server: Server, key: str, seconds: float, slots: int) -> None:
+    code = f"{WARM_CODE}{slots}"
+    with server.client(key) as client:
+        add_codes(
+            client,
+            create_campaign(client, {"name": "Bench warm-up", "discount": {"type": "amount", "amount": 100}}),
+            [code],
+        )
+    load.run_http(server.base, load.HttpLoad("/v1/redemptions", body([code]), key, seconds))
+
+
 def run(quick: bool) -> Section:
     limit, codes, seconds, raw_seconds, warmup = (
         (200, 2_000, 3, 3, 1) if quick else (3_000, 100_000, 30, 15, 3)
@@ -227,35 +309,65 @@ def run(quick: bool) -> Section:
     try:
         _prepare_raw(url, codes)
         key = admin_key(url)
-        with running_server(url, workers=SERVER_PROCESSES) as server:
-            with server.client(key) as client:
-                add_codes(
-                    client,
-                    create_campaign(
-                        client, {"name": "Bench warm-up", "discount": {"type": "amount", "amount": 100}}
-                    ),
-                    [WARM_CODE],
-                )
-            load.run_http(server.base, load.HttpLoad("/v1/redemptions", body([WARM_CODE]), key, warmup))
-            # raw, then ours, for each figure: each pair measured minutes apart at most
+        # raw, then ours, for each figure: each pair measured minutes apart at most
+        with running_server(url, workers=SERVER_PROCESSES, COUPONRY_LIMIT_SLOTS="1") as server:
+            _warm_up(server, key, warmup, 1)
             raw_hot = load.run_raw(url, RAW_HOT, raw_seconds)
-            hot_rows, hot_notes, hot_rate = _hot(server, key, url, limit)
+            one_row = _hot(server, key, url, limit, 1)
+            steps = [load.run_raw(url, r, raw_seconds) for r in (RAW_HOT_ONE_STATEMENT, RAW_HOT_PIPELINED)]
+        with running_server(url, workers=SERVER_PROCESSES, COUPONRY_LIMIT_SLOTS=str(SLOTS)) as server:
+            _warm_up(server, key, warmup, SLOTS)
+            raw_slot_sql = load.run_raw(url, raw_slots(SLOTS), raw_seconds)
+            spread = _hot(server, key, url, limit, SLOTS)
             raw_spread_rate = load.run_raw(url, raw_spread(codes), raw_seconds)
             spread_notes, spread_rate, _ = _distinct(server, key, url, codes, seconds)
     finally:
         drop_postgres(PG_DB)
-    section.rows.append(
-        Row(
-            "hot open code: successful redemptions/s",
-            f"{num(hot_rate)} /s",
-            f"{num(raw_hot)} tps",
-            pct(hot_rate / raw_hot),
-            f">= {pct(TARGET_HOT)}",
-            hot_rate / raw_hot >= TARGET_HOT,
+    for hot in (one_row, spread):
+        section.rows.append(
+            Row(
+                f"hot open code, limit on {hot.slots} row{'s' if hot.slots > 1 else ''}: "
+                "successful redemptions/s",
+                f"{num(hot.rate)} /s",
+                f"{num(raw_hot)} tps (one row)",
+                pct(hot.rate / raw_hot),
+                f">= {pct(TARGET_HOT)}",
+                hot.rate / raw_hot >= TARGET_HOT,
+            )
         )
-    )
-    section.rows += hot_rows
-    section.rows.append(
+        section.rows.append(hot.exact)
+    section.rows += [
+        Row(
+            "one-row SQL under pgbench, each step: the UPDATE and the INSERT in one statement; "
+            "the whole transaction, COMMIT included, in one round trip (pipeline)",
+            f"{num(steps[0])} tps; {num(steps[1])} tps",
+            f"{num(raw_hot)} tps (two statements)",
+            f"{steps[0] / raw_hot:.2f} x; {steps[1] / raw_hot:.2f} x",
+        ),
+        Row(
+            f"slot SQL under pgbench: the hot code's guarded UPDATE on a random one of {SLOTS} rows",
+            f"{num(raw_slot_sql)} tps",
+            f"{num(raw_hot)} tps (one row)",
+            f"{raw_slot_sql / raw_hot:.2f} x",
+            f">= {TARGET_SLOT_SQL:.1f} x",
+            raw_slot_sql / raw_hot >= TARGET_SLOT_SQL,
+        ),
+        Row(
+            f"hot open code on {SLOTS} slots: top wait of the busy sessions (row locks: share of samples)",
+            f"{spread.top_wait()}; row locks {spread.row_lock_share():.0%}",
+            f"one row: {one_row.top_wait()}; row locks {one_row.row_lock_share():.0%}",
+            "-",
+            "not a row lock",
+            _wait_of(spread.top_wait()) not in ROW_LOCK_WAITS,
+        ),
+        Row(
+            f"hot open code: redemptions/s on {SLOTS} slots vs one row",
+            f"{num(spread.rate)} /s",
+            f"{num(one_row.rate)} /s",
+            f"{spread.rate / one_row.rate:.2f} x" if one_row.rate else "-",
+            ">= 1.00 x",
+            spread.rate >= one_row.rate,
+        ),
         Row(
             f"{num(codes)} distinct personal codes: redemptions/s",
             f"{num(spread_rate)} /s",
@@ -263,15 +375,17 @@ def run(quick: bool) -> Section:
             pct(spread_rate / raw_spread_rate),
             f">= {pct(TARGET_SPREAD)}",
             spread_rate / raw_spread_rate >= TARGET_SPREAD,
-        )
-    )
+        ),
+    ]
     section.notes += (
-        hot_notes
+        one_row.notes
+        + spread.notes
         + spread_notes
         + [
             f"Ours: POST /v1/redemptions (2-line cart, one code) by {load.http_tool()} with {CLIENTS} "
             f"connections to `couponry serve --workers {SERVER_PROCESSES}` (log level WARNING) after a "
-            f"{warmup} s warm-up. "
+            f"{warmup} s warm-up, once with COUPONRY_LIMIT_SLOTS=1 (the hot code's limit on one row) and "
+            f"once with the default {SLOTS}. "
             "Rate = successful redemptions between the first and the last one, from the stored redemptions' "
             "timestamps; the hot code has a limit of "
             f"{num(limit)} and the clients stop after 200 refusals per load thread; the distinct codes run "
@@ -280,8 +394,14 @@ def run(quick: bool) -> Section:
             "durable commits) on the same database: `BEGIN; UPDATE raw_coupons SET used = used + 1 "
             "WHERE code = … AND used < max; "
             "INSERT INTO raw_redemptions …; END;` on one row ('HOT') or on a random one of "
-            f"{num(codes)} rows.",
+            f"{num(codes)} rows; the slot SQL: `UPDATE raw_slots SET used = used + 1, uses_left = "
+            f"uses_left - 1 WHERE code = 'HOT' AND slot = <random of {SLOTS}> AND uses_left >= 1` and the "
+            "same INSERT.",
             "The load generator, the server processes and PostgreSQL all share the machine's CPU cores.",
         ]
     )
     return section
+
+
+def _wait_of(top_wait: str) -> str:
+    return top_wait.split(" (")[0]

@@ -60,9 +60,11 @@ class Database:
     The transaction commits when the block ends without an exception and rolls back otherwise.
     """
 
-    def __init__(self, url: str, pool_size: int = 10) -> None:
+    def __init__(self, url: str, pool_size: int = 10, limit_slots: int = 8) -> None:
         self.url = normalize_url(url)
         self.engine = make_engine(url, pool_size)
+        # rows a campaign-wide limit is spread over when it is set (adapters.db.limit_slots)
+        self.limit_slots = limit_slots
 
     @property
     def is_postgres(self) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, or_, select
 
 from couponry.adapters.db.campaign_rules import cached_rules, rules_from_row
+from couponry.adapters.db.limit_slots import used_and_spent
 from couponry.adapters.db.segments import with_segments
 from couponry.adapters.db.tables import campaigns, coupons, customer_usage, customers
 from couponry.domain.codes import normalize
@@ -17,6 +18,7 @@ from couponry.domain.coupon import CouponSnapshot, CustomerProfile, UnknownCoupo
 from couponry.domain.errors import InvalidInput
 from couponry.domain.rules import CampaignRules
 
+_USED, _SPENT = used_and_spent()
 # The coupon and the campaign's live counters; the campaign's rules come from the in-process cache,
 # checked by updated_at (every change of a campaign's rules sets it), so the `definition` JSON is
 # read and parsed only when a campaign is first seen or has changed.
@@ -27,8 +29,9 @@ _COLUMNS = (
     (coupons.c.redeemed_count + coupons.c.held_count).label("coupon_used"),
     campaigns.c.id,
     campaigns.c.updated_at,
-    (campaigns.c.redeemed_count + campaigns.c.held_count).label("campaign_used"),
-    (campaigns.c.budget_used + campaigns.c.budget_held).label("budget_spent"),
+    # a campaign-wide limit's usage: the sums of its slots (adapters.db.limit_slots), 0 without one
+    _USED.label("campaign_used"),
+    _SPENT.label("budget_spent"),
 )
 _CUSTOMER = bindparam("customer_id")
 # Built once: SQLAlchemy then finds the compiled SQL in its cache without rebuilding the statement and

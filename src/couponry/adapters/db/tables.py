@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -75,12 +76,10 @@ campaigns = Table(
     Column("budget", BigInteger),
     Column("per_coupon", Integer),
     Column("per_customer", Integer),
-    Column("redeemed_count", Integer, nullable=False, server_default="0"),
-    Column("held_count", Integer, nullable=False, server_default="0"),
-    Column("budget_used", BigInteger, nullable=False, server_default="0"),
-    Column("budget_held", BigInteger, nullable=False, server_default="0"),
     Column("created_at", UTC, nullable=False),
     Column("updated_at", UTC, nullable=False),
+    # how many campaign_limit_slots rows count this campaign's uses: 0 without a campaign-wide limit
+    Column("limit_slots", SmallInteger, nullable=False, server_default="0"),
     Column("is_public", Boolean, nullable=False, server_default="0"),  # listed in the public feed
 )
 
@@ -96,6 +95,8 @@ coupons = Table(
     Column("campaign_id", String(32), nullable=False, index=True),
     Column("customer_id", String(100)),
     Column("issued_at", UTC, nullable=False),
+    # counted only while the campaign has a per-coupon limit (they guard it); zero otherwise, when a
+    # coupon's uses come from its redemptions (so a hot open code locks no coupon row)
     Column("redeemed_count", Integer, nullable=False, server_default="0"),
     Column("held_count", Integer, nullable=False, server_default="0"),
     Index(
@@ -393,4 +394,22 @@ server_secrets = Table(
     Column("name", String(100), primary_key=True),
     Column("value", Text, nullable=False),
     Column("created_at", UTC, nullable=False),
+)
+
+# A campaign-wide limit (max_redemptions, budget) and the usage it guards, spread over K rows ("slots",
+# campaigns.limit_slots) so that concurrent redemptions of one hot campaign lock different rows. A slot's
+# uses_left / budget_left is the share of the remaining quota it may hand out without looking at the
+# others (NULL: no such limit); its counters are its share of the campaign's usage (only their sums mean
+# anything, and one slot's may be negative). See adapters/db/limit_slots.py.
+campaign_limit_slots = Table(
+    "campaign_limit_slots",
+    metadata,
+    Column("campaign_id", String(32), primary_key=True),
+    Column("slot", SmallInteger, primary_key=True),
+    Column("uses_left", Integer),
+    Column("budget_left", BigInteger),
+    Column("redeemed_count", Integer, nullable=False, server_default="0"),
+    Column("held_count", Integer, nullable=False, server_default="0"),
+    Column("budget_used", BigInteger, nullable=False, server_default="0"),
+    Column("budget_held", BigInteger, nullable=False, server_default="0"),
 )

@@ -1,24 +1,31 @@
 """Taking and giving back usage: the guarded counters behind every limit.
 
-A unit of usage is taken by one conditional UPDATE per counter (campaign, coupon, customer) whose WHERE
-clause is the limit itself, so two transactions can never both take the last unit: the second one
-waits for the row lock, re-reads the row and matches nothing. Rows are always locked in the same order
-(by campaign id: the campaign, then its coupon; customer usage last) so two transactions cannot deadlock.
-Holds (reservations) count against every limit through the held_* columns.
+A unit of usage is taken by one conditional UPDATE per counter whose WHERE clause is the limit itself,
+so two transactions can never both take the last unit: the second one waits for the row lock, re-reads
+the row and matches nothing. Rows are always locked in the same order — by campaign id: the campaign's
+slot(s), then its coupon; customer usage last — so two transactions cannot deadlock. Holds
+(reservations) count against every limit through the held_* columns.
 
-Only a campaign with a campaign-wide limit (max_redemptions or budget) keeps its counters on its row:
-for the others that row would be a lock every redemption of every code queues on, for nothing to
-guard. A campaign becoming tracked has its counters recomputed (services.campaigns) under a SHARE
-lock on the tables whose writes precede every counter change here, so none is missed or counted twice.
+Only what guards a limit is counted on a row, because every counted row is a lock that each redemption
+queues on: a campaign-wide limit (max_redemptions, budget) on the campaign's slots (spread over several
+rows, adapters.db.limit_slots), a per-coupon limit on the coupon row, a per-customer limit on the
+customer's usage row. Other figures are counted from the records (adapters.db.campaign_usage). A
+campaign starting to count (services.campaigns) recounts under a SHARE lock on the tables whose writes
+precede every counter change here, so none is missed or counted twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
+from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection, text
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
+from couponry.adapters.db.limit_slots import RANDOM_SLOT, change_counters, pick, take_from_any, take_slow
 from couponry.domain.reasons import Reason
 
 
@@ -30,8 +37,8 @@ class Usage:
     code: str
     amount: int
     customer_id: str | None
-    # whether the campaign counts its uses on its own row (it has max_redemptions or a budget), as
-    # last read; only a hint for which statement to try first, never trusted for a limit
+    # whether the campaign has a campaign-wide limit (counts on slots), as last read; only a hint for
+    # which statement to try first, never trusted for a limit
     tracked: bool = True
 
 
@@ -46,117 +53,171 @@ def _ordered(usages: Sequence[Usage]) -> list[Usage]:
     return sorted(usages, key=lambda u: (u.campaign_id, u.code))
 
 
-TRACKED = "(max_redemptions IS NOT NULL OR budget IS NOT NULL)"
-_CAMPAIGN_GUARD = (
-    "status = 'active' "
-    "AND (max_redemptions IS NULL OR redeemed_count + held_count < max_redemptions) "
-    "AND (budget IS NULL OR budget_used + budget_held + :amount <= budget)"
-)
+_SAVEPOINT = "couponry_slot"
 
 
 def take(conn: Connection, usages: Sequence[Usage], *, hold: bool) -> None:
     """Take one use (and the budget) of every code, or raise LimitReached naming the first refusal."""
-    used, budget = ("held_count", "budget_held") if hold else ("redeemed_count", "budget_used")
-    take_tracked = _take_in_one_statement if conn.dialect.name == "postgresql" else _take_step_by_step
-    per_customer: dict[str, int | None] = {}
+    if conn.dialect.name == "postgresql" and _take_in_one_round_trip(conn, usages, hold):
+        return
+    used, budget = _columns(hold)
     for u in _ordered(usages):
-        taken = None if u.tracked else _take_untracked(conn, u, used)
-        # an untracked attempt matches nothing when the campaign got a limit since it was read, is
-        # inactive, or the coupon is used up: the tracked statement then takes it or names the reason
-        per_customer[u.campaign_id] = taken[0] if taken else take_tracked(conn, u, used, budget)
+        _take_campaign_and_coupon(conn, u, used, budget, hold)
     for u in _ordered(usages):
-        if u.customer_id is None:
-            continue
-        limit = per_customer[u.campaign_id]
-        guard = (
-            ""
-            if limit is None
-            else " WHERE customer_usage.redeemed_count + customer_usage.held_count < :limit"
-        )
-        done = conn.execute(
-            text(
-                f"INSERT INTO customer_usage (campaign_id, customer_id, redeemed_count, held_count) "
-                f"VALUES (:campaign, :customer, {0 if hold else 1}, {1 if hold else 0}) "
-                f"ON CONFLICT (campaign_id, customer_id) DO UPDATE SET {used} = customer_usage.{used} + 1"
-                + guard
-                + " RETURNING 1"
-            ),
-            {"campaign": u.campaign_id, "customer": u.customer_id, "limit": limit},
-        ).first()
-        if done is None:
-            raise LimitReached(u.code, Reason.CUSTOMER_LIMIT_REACHED)
+        if u.customer_id is not None:
+            done = conn.execute(text(_customer_sql(hold)), _customer_params(u)).first()
+            if done is None:
+                raise LimitReached(u.code, Reason.CUSTOMER_LIMIT_REACHED)
 
 
-def _take_untracked(conn: Connection, u: Usage, used: str) -> tuple[int | None] | None:
-    """A campaign without a campaign-wide limit: only the coupon row is locked and counted."""
-    row = conn.execute(
-        text(
-            f"UPDATE coupons SET {used} = {used} + 1 WHERE code = :code "
-            "AND EXISTS (SELECT 1 FROM campaigns c WHERE c.id = :id AND c.status = 'active' "
-            "AND c.max_redemptions IS NULL AND c.budget IS NULL "
-            "AND (c.per_coupon IS NULL OR coupons.redeemed_count + coupons.held_count < c.per_coupon)) "
-            "RETURNING (SELECT per_customer FROM campaigns WHERE id = :id) AS per_customer"
-        ),
-        {"code": u.code, "id": u.campaign_id},
+def _columns(hold: bool) -> tuple[str, str]:
+    return ("held_count", "budget_held") if hold else ("redeemed_count", "budget_used")
+
+
+def _take_in_one_round_trip(conn: Connection, usages: Sequence[Usage], hold: bool) -> bool:
+    """PostgreSQL's common case in one round trip (psycopg pipeline mode): a savepoint, every code's
+    statement (a random slot and the coupon) and every customer's, sent together. True when all took
+    their unit; otherwise everything after the savepoint is rolled back, and False sends the caller the
+    step-by-step way, which finds the slow path or names the refusal."""
+    used, budget = _columns(hold)
+    ordered = _ordered(usages)
+    statements = [("SAVEPOINT couponry_take", {})]
+    statements += [(_fast_sql(conn, used, budget), _fast_params(u)) for u in ordered]
+    statements += [(_customer_sql(hold), _customer_params(u)) for u in ordered if u.customer_id is not None]
+    pg = conn.connection.driver_connection
+    cursors = []
+    with pg.pipeline():
+        for sql, params in statements:
+            cursor = pg.cursor(row_factory=namedtuple_row)
+            cursor.execute(_psycopg_sql(sql), params)
+            cursors.append(cursor)
+    taken = [c.fetchone() for c in cursors[1 : 1 + len(ordered)]]
+    customers_taken = [c.fetchone() for c in cursors[1 + len(ordered) :]]
+    if all(_took(row) for row in taken) and all(customers_taken):
+        return True
+    pg.execute("ROLLBACK TO SAVEPOINT couponry_take")
+    return False
+
+
+@lru_cache(maxsize=64)
+def _psycopg_sql(sql: str) -> str:
+    """The statement in psycopg's parameter style (`:name` -> `%(name)s`), translated once: the driver
+    is used directly here (pipeline mode), past SQLAlchemy's own cache of compiled statements."""
+    return str(text(sql).compile(dialect=postgresql_psycopg.dialect()))
+
+
+def _took(row: Any) -> bool:
+    return (
+        row.status == "active"
+        and (row.limit_slots == 0 or row.slot_taken)
+        and (row.per_coupon is None or row.coupon_taken)
+    )
+
+
+def _customer_sql(hold: bool) -> str:
+    used = _columns(hold)[0]
+    return (
+        "INSERT INTO customer_usage (campaign_id, customer_id, redeemed_count, held_count) "
+        f"VALUES (:campaign, :customer, {0 if hold else 1}, {1 if hold else 0}) "
+        f"ON CONFLICT (campaign_id, customer_id) DO UPDATE SET {used} = customer_usage.{used} + 1 "
+        "WHERE customer_usage.redeemed_count + customer_usage.held_count "
+        "< coalesce((SELECT per_customer FROM campaigns WHERE id = :campaign), 2147483647) RETURNING 1"
+    )
+
+
+def _customer_params(u: Usage) -> dict[str, Any]:
+    return {"campaign": u.campaign_id, "customer": u.customer_id}
+
+
+def _take_campaign_and_coupon(conn: Connection, u: Usage, used: str, budget: str, hold: bool) -> None:
+    """The campaign's share (a random slot, else the slow path over all of them), then the coupon's when
+    it has a per-coupon limit."""
+    postgres = conn.dialect.name == "postgresql"
+    # An UPDATE whose re-check failed keeps its row locked: rolling back to here frees the slot before
+    # the slow path locks every slot in order (holding one while waiting for the others could deadlock
+    # with another slow path). A campaign read as having no limit tries no slot: no savepoint needed.
+    savepoint = postgres and u.tracked
+    if savepoint:
+        conn.exec_driver_sql(f"SAVEPOINT {_SAVEPOINT}")
+    row = (_fast_in_one_statement if postgres else _fast_step_by_step)(conn, u, used, budget)
+    if row.status != "active":
+        raise LimitReached(u.code, Reason.CAMPAIGN_INACTIVE)
+    coupon_taken = row.coupon_taken
+    if row.limit_slots and not row.slot_taken:
+        coupon_taken = None  # the coupon waited for the campaign's share: take it after
+        spread = savepoint and row.limit_slots > 1
+        if not (spread and take_from_any(conn, u.campaign_id, u.amount, hold=hold)):
+            if savepoint:
+                conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+            refused = take_slow(conn, u.campaign_id, u.amount, hold=hold)
+            if refused is not None:
+                raise LimitReached(u.code, refused)
+    if row.per_coupon is not None:
+        if coupon_taken is None:
+            coupon_taken = conn.execute(
+                text(
+                    f"UPDATE coupons SET {used} = {used} + 1 WHERE code = :code "
+                    "AND redeemed_count + held_count < :limit RETURNING 1"
+                ),
+                {"code": u.code, "limit": row.per_coupon},
+            ).first()
+        if not coupon_taken:
+            raise LimitReached(u.code, Reason.COUPON_USED_UP)
+
+
+def _slot_update(used: str, budget: str) -> str:
+    return (
+        f"UPDATE campaign_limit_slots SET {used} = {used} + 1, {budget} = {budget} + :amount, "
+        "uses_left = uses_left - 1, budget_left = budget_left - :amount "
+        f"WHERE :try_slot AND campaign_id = :id AND slot = {RANDOM_SLOT} "
+        "AND (uses_left IS NULL OR uses_left >= 1) AND (budget_left IS NULL OR budget_left >= :amount) "
+        "RETURNING 1"
+    )
+
+
+def _fast_sql(conn: Connection, used: str, budget: str) -> str:
+    """PostgreSQL: a random slot's guarded UPDATE and the coupon's (when it has a per-coupon limit) in
+    one statement, so the hot rows are locked for one round trip and the commit, not for two."""
+    return (
+        f"WITH s AS ({_slot_update(used, budget)}), "
+        "c AS (SELECT status, limit_slots, per_coupon FROM campaigns WHERE id = :id), "
+        f"k AS (UPDATE coupons SET {used} = coupons.{used} + 1 FROM c WHERE coupons.code = :code "
+        "AND c.per_coupon IS NOT NULL AND c.status = 'active' "
+        "AND (c.limit_slots = 0 OR EXISTS (SELECT 1 FROM s)) "
+        "AND coupons.redeemed_count + coupons.held_count < c.per_coupon RETURNING 1) "
+        "SELECT c.status, c.limit_slots, c.per_coupon, "
+        "(SELECT count(*) FROM s) AS slot_taken, (SELECT count(*) FROM k) AS coupon_taken FROM c"
+    )
+
+
+def _fast_params(u: Usage) -> dict[str, Any]:
+    return {"id": u.campaign_id, "amount": u.amount, "code": u.code, "try_slot": u.tracked, "pick": pick()}
+
+
+def _fast_in_one_statement(conn: Connection, u: Usage, used: str, budget: str) -> Any:
+    return conn.execute(text(_fast_sql(conn, used, budget)), _fast_params(u)).one()
+
+
+@dataclass(frozen=True, slots=True)
+class _Taken:
+    status: str
+    limit_slots: int
+    per_coupon: int | None
+    slot_taken: bool
+    coupon_taken: bool | None  # None: not tried yet
+
+
+def _fast_step_by_step(conn: Connection, u: Usage, used: str, budget: str) -> _Taken:
+    """SQLite (no UPDATE in WITH; writers are serialized): the slot, then the campaign's rules."""
+    slot_taken = conn.execute(
+        text(_slot_update(used, budget)),
+        {"id": u.campaign_id, "amount": u.amount, "try_slot": True, "pick": pick()},
     ).first()
-    return None if row is None else (row.per_customer,)
-
-
-def _take_in_one_statement(conn: Connection, u: Usage, used: str, budget: str) -> int | None:
-    """PostgreSQL: the campaign's and the coupon's guarded UPDATEs in one statement, so a hot row is
-    locked for one round trip and the commit, not for two. Returns the campaign's per-customer limit."""
-    row = conn.execute(
-        text(
-            f"WITH c AS (UPDATE campaigns SET {used} = {used} + 1, {budget} = {budget} + :amount "
-            f"WHERE id = :id AND {_CAMPAIGN_GUARD} RETURNING per_coupon, per_customer), "
-            f"k AS (UPDATE coupons SET {used} = coupons.{used} + 1 FROM c WHERE coupons.code = :code "
-            "AND (c.per_coupon IS NULL OR coupons.redeemed_count + coupons.held_count < c.per_coupon) "
-            "RETURNING 1) "
-            "SELECT c.per_customer, (SELECT count(*) FROM k) AS coupon_taken FROM c"
-        ),
-        {"id": u.campaign_id, "amount": u.amount, "code": u.code},
-    ).first()
-    if row is None:
-        raise LimitReached(u.code, _campaign_refusal(conn, u))
-    if not row.coupon_taken:
-        raise LimitReached(u.code, Reason.COUPON_USED_UP)
-    return row.per_customer
-
-
-def _take_step_by_step(conn: Connection, u: Usage, used: str, budget: str) -> int | None:
-    """SQLite (which has no UPDATE in WITH): the same guards as two statements; writers are serialized."""
-    row = conn.execute(
-        text(
-            f"UPDATE campaigns SET {used} = {used} + 1, {budget} = {budget} + :amount "
-            f"WHERE id = :id AND {_CAMPAIGN_GUARD} RETURNING per_coupon, per_customer"
-        ),
-        {"id": u.campaign_id, "amount": u.amount},
-    ).first()
-    if row is None:
-        raise LimitReached(u.code, _campaign_refusal(conn, u))
-    guard = "" if row.per_coupon is None else " AND redeemed_count + held_count < :limit"
-    taken = conn.execute(
-        text(f"UPDATE coupons SET {used} = {used} + 1 WHERE code = :code{guard} RETURNING 1"),
-        {"code": u.code, "limit": row.per_coupon},
-    ).first()
-    if taken is None:
-        raise LimitReached(u.code, Reason.COUPON_USED_UP)
-    return row.per_customer
-
-
-def _campaign_refusal(conn: Connection, u: Usage) -> Reason:
-    row = conn.execute(
-        text(
-            "SELECT status, max_redemptions, budget, redeemed_count + held_count AS used, "
-            "budget_used + budget_held AS spent FROM campaigns WHERE id = :id"
-        ),
+    c = conn.execute(
+        text("SELECT status, limit_slots, per_coupon FROM campaigns WHERE id = :id"),
         {"id": u.campaign_id},
     ).one()
-    if row.status != "active":
-        return Reason.CAMPAIGN_INACTIVE
-    if row.max_redemptions is not None and row.used >= row.max_redemptions:
-        return Reason.USAGE_LIMIT_REACHED
-    return Reason.BUDGET_EXHAUSTED
+    return _Taken(c.status, c.limit_slots, c.per_coupon, slot_taken is not None, None)
 
 
 def give_back(conn: Connection, usages: Sequence[Usage], *, held: bool) -> None:
@@ -179,22 +240,22 @@ def confirm_holds(conn: Connection, usages: Sequence[Usage]) -> None:
 
 def return_budget(conn: Connection, campaign_id: str, amount: int) -> None:
     """A partial refund gives part of a discount back to the budget; the use itself stays."""
-    conn.execute(
-        text(f"UPDATE campaigns SET budget_used = budget_used - :amount WHERE id = :id AND {TRACKED}"),
-        {"id": campaign_id, "amount": amount},
-    )
+    change_counters(conn, campaign_id, "budget_used = budget_used - :amount", {"amount": amount})
 
 
 def _move(conn: Connection, usages: Sequence[Usage], campaign_set: str, count_set: str) -> None:
-    """Unguarded counter changes, locking rows in take()'s order: each campaign and its coupon, then
-    customer usage."""
+    """Unguarded counter changes, locking rows in take()'s order: each campaign's slot and its coupon
+    (only counted under a per-coupon limit), then customer usage."""
     ordered = _ordered(usages)
     for u in ordered:
+        change_counters(conn, u.campaign_id, campaign_set, {"amount": u.amount})
         conn.execute(
-            text(f"UPDATE campaigns SET {campaign_set} WHERE id = :id"),
-            {"id": u.campaign_id, "amount": u.amount},
+            text(
+                f"UPDATE coupons SET {count_set} WHERE code = :code AND EXISTS "
+                "(SELECT 1 FROM campaigns WHERE id = :id AND per_coupon IS NOT NULL)"
+            ),
+            {"code": u.code, "id": u.campaign_id},
         )
-        conn.execute(text(f"UPDATE coupons SET {count_set} WHERE code = :code"), {"code": u.code})
     for u in ordered:
         if u.customer_id is not None:
             conn.execute(

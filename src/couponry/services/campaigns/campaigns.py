@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, text, update
 
 from couponry.adapters.db.campaign_rules import rules_from_parts
-from couponry.adapters.db.campaign_usage import CampaignUsage, count_usage
+from couponry.adapters.db.campaign_usage import CampaignUsage, count_coupon_usage, count_usage
 from couponry.adapters.db.engine import Database
+from couponry.adapters.db.limit_slots import create_slots, remove_slots, respread, usage_of
 from couponry.adapters.db.tables import campaigns, coupons
 from couponry.domain.errors import InvalidCampaign, InvalidInput, NotFound
 from couponry.domain.rules import check_campaign
@@ -55,20 +56,19 @@ def _row_values(fields: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def is_tracked(row: Any) -> bool:
-    """Whether the campaign keeps its usage counters on its row (it has a campaign-wide limit)."""
-    return row.max_redemptions is not None or row.budget is not None
+def _tracks(values: Any) -> bool:
+    """Whether a campaign with these limits counts its usage on slots (it has a campaign-wide limit)."""
+    return values["max_redemptions"] is not None or values["budget"] is not None
 
 
 def _stats(conn: Connection, rows: list[Any]) -> dict[str, dict[str, int]]:
-    counted = count_usage(conn, [r.id for r in rows if not is_tracked(r)])
-    stats = {}
-    for r in rows:
-        usage = counted.get(r.id) or CampaignUsage(
-            r.redeemed_count, r.budget_used, r.held_count, r.budget_held
-        )
-        stats[r.id] = asdict(usage)
-    return stats
+    """Usage summed from the slots of campaigns with a campaign-wide limit, counted from the records
+    for the others."""
+    counted = {
+        **usage_of(conn, [r.id for r in rows if r.limit_slots]),
+        **count_usage(conn, [r.id for r in rows if not r.limit_slots]),
+    }
+    return {r.id: asdict(counted.get(r.id) or CampaignUsage()) for r in rows}
 
 
 def to_public(row: Any, stats: dict[str, int]) -> dict[str, Any]:
@@ -107,10 +107,11 @@ def create_campaign(db: Database, actor: Actor, spec: dict[str, Any], now: datet
     actor.require_store_access(issuer.get("store_id") if issuer["type"] == "store" else None)
     campaign_id = new_id()
     _checked(campaign_id, fields["name"], fields["currency"], fields)
+    values = _row_values(fields)
     with db.write() as conn:
-        conn.execute(
-            insert(campaigns).values(id=campaign_id, created_at=now, updated_at=now, **_row_values(fields))
-        )
+        conn.execute(insert(campaigns).values(id=campaign_id, created_at=now, updated_at=now, **values))
+        if _tracks(values):
+            create_slots(conn, campaign_id, db.limit_slots, CampaignUsage())
         return _public(conn, _load(conn, campaign_id))
 
 
@@ -191,26 +192,50 @@ def update_campaign(
     db: Database, actor: Actor, campaign_id: str, patch: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
     """Replace the given sections. The campaign row is locked by the UPDATE, so a concurrent redemption
-    sees either the old or the new limits, never a mix."""
+    sees either the old or the new limits, never a mix; the slots of a campaign-wide limit are spread
+    again under their locks (adapters.db.limit_slots)."""
     actor.require(Permission.MANAGE_CAMPAIGNS)
     limits = patch.get("limits") or {}
-    may_start_tracking = limits.get("max_redemptions") is not None or limits.get("budget") is not None
+    may_start_counting = any(limits.get(k) is not None for k in ("max_redemptions", "budget", "per_coupon"))
     with db.write() as conn:
-        if may_start_tracking and conn.dialect.name == "postgresql":
+        if may_start_counting and conn.dialect.name == "postgresql":
             # Wait for every redemption, hold and rollback in flight and keep new ones out until this
             # commits: each writes one of these tables before it decides whether to count on the
-            # campaign row, so the recount below misses none and none counts twice. (SQLite
-            # serializes writers already.) The lock comes first, before any row lock, so no deadlock.
+            # campaign's slots or the coupon's row, so the recount below misses none and none counts
+            # twice. (SQLite serializes writers already.) The lock comes first, before any row lock.
             conn.execute(text("LOCK TABLE redemption_codes, reservations IN SHARE MODE"))
         # locked until commit: two PATCHes at once must not each merge into the same old version
         row = load_visible(conn, actor, campaign_id, for_update=True)
-        was_tracked = is_tracked(row)
         fields = {**to_public(row, {}), **{k: v for k, v in patch.items() if v is not None}}
         _checked(campaign_id, fields["name"], fields["currency"], fields)
         values = _row_values(fields)
         values.pop("issuer_type")
         values.pop("store_id")
-        if not was_tracked and (values["max_redemptions"] is not None or values["budget"] is not None):
-            values.update(asdict(count_usage(conn, [campaign_id])[campaign_id]))
         conn.execute(update(campaigns).where(campaigns.c.id == campaign_id).values(updated_at=now, **values))
+        if row.limit_slots and not _tracks(values):
+            remove_slots(conn, campaign_id)
+        elif not row.limit_slots and _tracks(values):
+            create_slots(conn, campaign_id, db.limit_slots, count_usage(conn, [campaign_id])[campaign_id])
+        elif row.limit_slots:
+            respread(conn, campaign_id)  # new limits or status: what is left, spread again
+        if row.per_coupon is None and values["per_coupon"] is not None:
+            _start_counting_coupons(conn, campaign_id)
         return _public(conn, _load(conn, campaign_id))
+
+
+def _start_counting_coupons(conn: Connection, campaign_id: str) -> None:
+    """A per-coupon limit arrives: its coupons' counters (ignored until now) start from their records."""
+    conn.execute(
+        update(coupons)
+        .where(
+            coupons.c.campaign_id == campaign_id,
+            (coupons.c.redeemed_count != 0) | (coupons.c.held_count != 0),
+        )
+        .values(redeemed_count=0, held_count=0)
+    )
+    counted = count_coupon_usage(conn, campaign_id)
+    if counted:
+        conn.execute(
+            text("UPDATE coupons SET redeemed_count = :redeemed, held_count = :held WHERE code = :code"),
+            [{"code": code, "redeemed": r, "held": h} for code, (r, h) in counted.items()],
+        )

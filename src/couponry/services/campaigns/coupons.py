@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from couponry.adapters.db.campaign_usage import count_coupon_redemptions
 from couponry.adapters.db.engine import Database
 from couponry.adapters.db.snapshots import safe_normalize
 from couponry.adapters.db.tables import campaigns, coupons
@@ -152,13 +153,20 @@ _COUPON_COLUMNS = (
 )
 
 
-def coupon_body(row: Any, now: datetime) -> dict[str, Any]:
+def coupon_bodies(conn: Connection, rows: Sequence[Any], now: datetime) -> list[dict[str, Any]]:
+    """A coupon's uses are counted on its row only under a per-coupon limit (adapters.db.usage); the
+    others' come from their redemptions, in one query for the page."""
+    counted = count_coupon_redemptions(conn, [r.code for r in rows if r.per_coupon is None])
+    return [coupon_body(r, now, counted.get(r.code, r.redeemed_count)) for r in rows]
+
+
+def coupon_body(row: Any, now: datetime, redeemed_count: int) -> dict[str, Any]:
     status, starts, ends = coupon_status(row, now)
     return {
         "code": row.display_code,
         "campaign_id": row.campaign_id,
         "customer_id": row.customer_id,
-        "redeemed_count": row.redeemed_count,
+        "redeemed_count": redeemed_count,
         "status": status,
         "issued_at": row.issued_at,
         "validity": {"starts_at": starts, "ends_at": ends},
@@ -178,11 +186,11 @@ def get_coupon(db: Database, actor: Actor, code: str, now: datetime) -> dict[str
                 .join(campaigns, campaigns.c.id == coupons.c.campaign_id)
                 .where(coupons.c.code == key)
             ).first()
-    if row is None:
-        raise NotFound("no coupon has this code", code="unknown_code")
-    if row.store_id is not None:
-        actor.require_store_access(row.store_id)
-    return coupon_body(row, now)
+        if row is None:
+            raise NotFound("no coupon has this code", code="unknown_code")
+        if row.store_id is not None:
+            actor.require_store_access(row.store_id)
+        return coupon_bodies(conn, [row], now)[0]
 
 
 def list_coupons(
@@ -202,8 +210,8 @@ def list_coupons(
         if cursor:
             query = query.where(coupons.c.code > cursor)
         rows = conn.execute(query).all()
-    next_cursor = rows[limit - 1].code if len(rows) > limit else None
-    return [coupon_body(r, now) for r in rows[:limit]], next_cursor
+        next_cursor = rows[limit - 1].code if len(rows) > limit else None
+        return coupon_bodies(conn, rows[:limit], now), next_cursor
 
 
 WALLET_SCAN_FACTOR = 10
@@ -245,15 +253,15 @@ def wallet(
         )
     with db.read() as conn:
         rows = conn.execute(query).all()
-    items: list[dict[str, Any]] = []
-    last = None
-    for row in rows[: limit * WALLET_SCAN_FACTOR]:
-        body = coupon_body(row, now)
-        last = row
-        if body["status"] in ("active", "not_started"):
-            items.append(body)
-            if len(items) == limit:
-                break
+        chosen: list[Any] = []
+        last = None
+        for row in rows[: limit * WALLET_SCAN_FACTOR]:
+            last = row
+            if coupon_status(row, now)[0] in ("active", "not_started"):
+                chosen.append(row)
+                if len(chosen) == limit:
+                    break
+        items = coupon_bodies(conn, chosen, now)
     more = last is not None and (len(rows) > limit * WALLET_SCAN_FACTOR or last is not rows[-1])
     return items, _encode_wallet_cursor(last.issued_at, last.code) if more else None
 

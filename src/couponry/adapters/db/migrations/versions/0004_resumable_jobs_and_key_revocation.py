@@ -7,7 +7,7 @@ exactly. They are marked failed, as that code would have done once they went sta
 previous version still running one overwrites this with its own outcome).
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 """
 
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from alembic import op
 import couponry.adapters.db.tables
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
