@@ -18,7 +18,15 @@ from couponry.adapters.throttle import make_throttle
 from couponry.api import problems
 from couponry.api.logging import RequestIdMiddleware, configure_logging
 from couponry.api.metrics import MetricsMiddleware, metrics_response
-from couponry.api.routes import campaigns, checkout, coupons, customers, publications, segments
+from couponry.api.routes import (
+    campaigns,
+    checkout,
+    coupon_center,
+    coupons,
+    customers,
+    publications,
+    segments,
+)
 from couponry.services.jobs.worker import BackgroundWorker
 from couponry.settings import Settings, get_settings
 
@@ -60,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     problems.install(app)
-    for module in (campaigns, coupons, checkout, customers, segments, publications):
+    for module in (campaigns, coupons, checkout, customers, segments, publications, coupon_center):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["operations"])

@@ -125,6 +125,21 @@ class CodeConfigIn(Strict):
     ) = None
 
 
+class ClaimIn(Strict):
+    """The coupon center: customers claim a personal coupon themselves (services/distribution/claims)."""
+
+    stock: Annotated[int, Field(strict=True, ge=0)] | None = Field(None, description="null: no limit")
+    per_customer: Count = 1
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    products: list[Annotated[str, StringConstraints(min_length=1)]] = []
+    categories: list[Annotated[str, StringConstraints(min_length=1)]] = []
+
+
+class ClaimPublic(ClaimIn):
+    claimed: int = Field(description="Coupons claimed so far")
+
+
 Stacking = Literal["exclusive", "item", "order", "shipping"]
 Status = Literal["draft", "active", "paused", "archived"]
 
@@ -141,6 +156,7 @@ class CampaignCreate(Strict):
     stacking: Stacking = "order"
     code_config: CodeConfigIn = CodeConfigIn()
     status: Status = "active"
+    claim: ClaimIn | None = None
 
 
 class CampaignUpdate(Strict):
@@ -155,6 +171,7 @@ class CampaignUpdate(Strict):
     stacking: Stacking | None = None
     code_config: CodeConfigIn | None = None
     status: Status | None = None
+    claim: ClaimIn | None = Field(None, description="Replaces the offer; what was claimed stays counted")
 
 
 class CampaignStats(BaseModel):
@@ -178,6 +195,7 @@ class CampaignPublic(BaseModel):
     stacking: Stacking
     code_config: CodeConfigIn
     status: Status
+    claim: ClaimPublic | None = None
     stats: CampaignStats
     created_at: datetime
     updated_at: datetime

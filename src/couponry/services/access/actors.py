@@ -27,6 +27,7 @@ class Permission(StrEnum):
     SEND_EVENTS = "send_events"
     READ_COUPONS = "read_coupons"
     READ_JOBS = "read_jobs"
+    CLAIM = "claim"  # the coupon center: list what is claimable, claim on a customer's behalf
 
 
 _ALL = frozenset(Permission)
@@ -42,12 +43,15 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.READ_REDEMPTIONS,
             Permission.READ_COUPONS,
             Permission.READ_JOBS,
+            Permission.CLAIM,
         }
     ),
     Role.POS: frozenset(
         {Permission.VALIDATE, Permission.REDEEM, Permission.RESERVE, Permission.READ_COUPONS}
     ),
-    Role.STOREFRONT: frozenset({Permission.VALIDATE, Permission.RESERVE, Permission.WALLET}),
+    Role.STOREFRONT: frozenset(
+        {Permission.VALIDATE, Permission.RESERVE, Permission.WALLET, Permission.CLAIM}
+    ),
 }
 
 

@@ -11,8 +11,10 @@ from sqlalchemy import Connection, func, insert, select, text, update
 
 from couponry.adapters.db.campaign_rules import rules_from_parts
 from couponry.adapters.db.campaign_usage import CampaignUsage, count_usage
+from couponry.adapters.db.claims import offers_of, save_offer
 from couponry.adapters.db.engine import Database
 from couponry.adapters.db.tables import campaigns, coupons
+from couponry.domain.claims import ClaimOffer, parse_offer
 from couponry.domain.errors import InvalidCampaign, NotFound
 from couponry.domain.rules import check_campaign
 from couponry.services.access.actors import Actor, Permission, Role
@@ -70,7 +72,7 @@ def _stats(conn: Connection, rows: list[Any]) -> dict[str, dict[str, int]]:
     return stats
 
 
-def to_public(row: Any, stats: dict[str, int]) -> dict[str, Any]:
+def to_public(row: Any, stats: dict[str, int], claim: dict[str, Any] | None = None) -> dict[str, Any]:
     d = row.definition
     return {
         "id": row.id,
@@ -85,6 +87,7 @@ def to_public(row: Any, stats: dict[str, int]) -> dict[str, Any]:
         "stacking": row.stacking,
         "code_config": d["code_config"],
         "status": row.status,
+        "claim": claim,
         "stats": dict(stats),
         "created_at": row.created_at,
         "updated_at": row.updated_at,
@@ -105,15 +108,27 @@ def create_campaign(db: Database, actor: Actor, spec: dict[str, Any], now: datet
     actor.require_store_access(issuer.get("store_id") if issuer["type"] == "store" else None)
     campaign_id = new_id()
     _checked(campaign_id, fields["name"], fields["currency"], fields)
+    offer = _offer(fields.get("claim"))
     with db.write() as conn:
         conn.execute(
             insert(campaigns).values(id=campaign_id, created_at=now, updated_at=now, **_row_values(fields))
         )
+        if offer is not None:
+            save_offer(conn, campaign_id, offer, now)
         return _public(conn, _load(conn, campaign_id))
 
 
+def _offer(claim: dict[str, Any] | None) -> ClaimOffer | None:
+    """The coupon-center offer of a `claim` section (services/distribution/claims.py claims it)."""
+    return None if claim is None else parse_offer(claim)
+
+
+def _claims(conn: Connection, rows: list[Any]) -> dict[str, dict[str, Any]]:
+    return {cid: stored.as_data() for cid, stored in offers_of(conn, [r.id for r in rows]).items()}
+
+
 def _public(conn: Connection, row: Any) -> dict[str, Any]:
-    return to_public(row, _stats(conn, [row])[row.id])
+    return to_public(row, _stats(conn, [row])[row.id], _claims(conn, [row]).get(row.id))
 
 
 def _load(conn: Connection, campaign_id: str, *, for_update: bool = False) -> Any:
@@ -167,7 +182,8 @@ def list_campaigns(
                 f"{last.created_at.isoformat()}|{last.id}".encode()
             ).decode()
         stats = _stats(conn, rows)
-    return [to_public(r, stats[r.id]) for r in rows], next_cursor
+        offers = _claims(conn, rows)
+    return [to_public(r, stats[r.id], offers.get(r.id)) for r in rows], next_cursor
 
 
 def update_campaign(
@@ -196,4 +212,7 @@ def update_campaign(
         if not was_tracked and (values["max_redemptions"] is not None or values["budget"] is not None):
             values.update(asdict(count_usage(conn, [campaign_id])[campaign_id]))
         conn.execute(update(campaigns).where(campaigns.c.id == campaign_id).values(updated_at=now, **values))
+        offer = _offer(patch.get("claim"))
+        if offer is not None:
+            save_offer(conn, campaign_id, offer, now)
         return _public(conn, _load(conn, campaign_id))

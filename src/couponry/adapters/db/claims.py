@@ -1,0 +1,190 @@
+"""Claim offers and claims in the database: the two guarded writes that make a claim exact.
+
+A claim takes, in this order and in one transaction (so every claim locks rows in the same order and
+two claims cannot deadlock):
+1. the customer's next claim number `n` (`take_customer_slot`): an INSERT of (campaign, customer, n)
+   whose SELECT yields a row only while n <= the offer's per_customer; the primary key makes each n
+   happen once, so two concurrent claims by one customer cannot both take the last slot;
+2. one unit of stock (`take_stock`): `UPDATE ... SET claimed = claimed + 1 WHERE claimed < stock`
+   and the window is open, the last write of the transaction, so the hot row is locked only for that
+   statement and the commit.
+Neither is ever decided by a value read earlier in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from couponry.adapters.db.tables import UTC, campaigns, claim_offers, claims
+from couponry.domain.claims import ClaimOffer, ClaimRefusal
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOffer:
+    offer: ClaimOffer
+    claimed: int
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.offer.stock is None else max(self.offer.stock - self.claimed, 0)
+
+    def as_data(self) -> dict[str, Any]:
+        return {**self.offer.as_data(), "claimed": self.claimed}
+
+
+def save_offer(conn: Connection, campaign_id: str, offer: ClaimOffer, now: datetime) -> None:
+    """Create or replace a campaign's offer; what was claimed so far stays counted."""
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    values = {
+        "stock": offer.stock,
+        "per_customer": offer.per_customer,
+        "starts_at": offer.starts_at,
+        "ends_at": offer.ends_at,
+        "products": list(offer.products),
+        "categories": list(offer.categories),
+        "updated_at": now,
+    }
+    stmt = module.insert(claim_offers).values(campaign_id=campaign_id, claimed=0, **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["campaign_id"], set_=values))
+
+
+def offer_from_row(row: Any, prefix: str = "") -> StoredOffer | None:
+    """The offer of a claim_offers row, or of a campaign row joined with OFFER_COLUMNS (prefix "claim_");
+    None when the join found no offer."""
+    m = row._mapping
+    if m[f"{prefix}per_customer"] is None:
+        return None
+    offer = ClaimOffer(
+        stock=m[f"{prefix}stock"],
+        per_customer=m[f"{prefix}per_customer"],
+        starts_at=m[f"{prefix}starts_at"],
+        ends_at=m[f"{prefix}ends_at"],
+        products=tuple(m[f"{prefix}products"] or ()),
+        categories=tuple(m[f"{prefix}categories"] or ()),
+    )
+    return StoredOffer(offer, m[f"{prefix}claimed"])
+
+
+def offers_of(conn: Connection, campaign_ids: Collection[str]) -> dict[str, StoredOffer]:
+    if not campaign_ids:
+        return {}
+    rows = conn.execute(select(claim_offers).where(claim_offers.c.campaign_id.in_(list(campaign_ids))))
+    return {row.campaign_id: offer for row in rows if (offer := offer_from_row(row)) is not None}
+
+
+OFFER_COLUMNS = tuple(
+    claim_offers.c[name].label(f"claim_{name}")
+    for name in ("stock", "claimed", "per_customer", "starts_at", "ends_at", "products", "categories")
+)
+
+
+def campaign_with_offer(conn: Connection, campaign_id: str) -> Any:
+    """The campaign row with its offer's columns (None when it has no offer); None when no campaign."""
+    return conn.execute(
+        select(campaigns, *OFFER_COLUMNS)
+        .outerjoin(claim_offers, claim_offers.c.campaign_id == campaigns.c.id)
+        .where(campaigns.c.id == campaign_id)
+    ).first()
+
+
+def listed_offers(conn: Connection, now: datetime, store_id: str | None) -> list[Any]:
+    """Active campaigns whose claim window has not ended, soonest end first (a sold-out one stays until
+    its window ends). Offers are few beside codes; the product and category filter is applied to these."""
+    query = (
+        select(campaigns, *OFFER_COLUMNS)
+        .join(claim_offers, claim_offers.c.campaign_id == campaigns.c.id)
+        .where(
+            campaigns.c.status == "active",
+            (claim_offers.c.ends_at.is_(None)) | (claim_offers.c.ends_at > now),
+        )
+        .order_by(claim_offers.c.ends_at.is_(None), claim_offers.c.ends_at, campaigns.c.id)
+    )
+    if store_id is not None:
+        query = query.where(campaigns.c.store_id == store_id)
+    return list(conn.execute(query))
+
+
+def claimed_by(conn: Connection, customer_id: str, campaign_ids: Collection[str]) -> dict[str, int]:
+    """How many coupons of each campaign the customer has claimed."""
+    if not campaign_ids:
+        return {}
+    rows = conn.execute(
+        select(claims.c.campaign_id, func.count())
+        .where(claims.c.campaign_id.in_(list(campaign_ids)), claims.c.customer_id == customer_id)
+        .group_by(claims.c.campaign_id)
+    )
+    return dict(rows.all())
+
+
+_NEXT_SLOT = text(
+    "INSERT INTO claims (campaign_id, customer_id, n, code, claimed_at) "
+    "SELECT :campaign, :customer, nxt.n, :code, :now FROM "
+    "(SELECT coalesce(max(n), 0) + 1 AS n FROM claims "
+    "WHERE campaign_id = :campaign AND customer_id = :customer) AS nxt "
+    "WHERE nxt.n <= (SELECT per_customer FROM claim_offers WHERE campaign_id = :campaign) "
+    "ON CONFLICT DO NOTHING RETURNING n"
+).bindparams(bindparam("now", type_=UTC))
+
+
+def take_customer_slot(conn: Connection, campaign_id: str, customer_id: str, code: str, now: datetime) -> int:
+    """The customer's next claim number, or ClaimLimitReached. A concurrent claim by the same customer
+    that took the same number first makes the INSERT wait for it and then insert nothing: the number
+    is read again (each statement sees what committed before it) until it fits or the limit is reached."""
+    params = {"campaign": campaign_id, "customer": customer_id, "code": code, "now": now}
+    while True:
+        n = conn.execute(_NEXT_SLOT, params).scalar()
+        if n is not None:
+            return n
+        taken = conn.execute(
+            select(func.coalesce(func.max(claims.c.n), 0)).where(
+                claims.c.campaign_id == campaign_id, claims.c.customer_id == customer_id
+            )
+        ).scalar_one()
+        limit = conn.execute(
+            select(claim_offers.c.per_customer).where(claim_offers.c.campaign_id == campaign_id)
+        ).scalar()
+        if limit is None or taken >= limit:
+            raise ClaimLost(ClaimRefusal.NOT_CLAIMABLE if limit is None else ClaimRefusal.CLAIM_LIMIT_REACHED)
+
+
+def set_claim_code(conn: Connection, campaign_id: str, customer_id: str, n: int, code: str) -> None:
+    conn.execute(
+        claims.update()
+        .where(claims.c.campaign_id == campaign_id, claims.c.customer_id == customer_id, claims.c.n == n)
+        .values(code=code)
+    )
+
+
+_TAKE_STOCK = text(
+    "UPDATE claim_offers SET claimed = claimed + 1 WHERE campaign_id = :campaign "
+    "AND (stock IS NULL OR claimed < stock) "
+    "AND (starts_at IS NULL OR starts_at <= :now) AND (ends_at IS NULL OR ends_at > :now) "
+    "RETURNING claimed"
+).bindparams(bindparam("now", type_=UTC))
+
+
+def take_stock(conn: Connection, campaign_id: str, now: datetime) -> None:
+    """One unit of the offer's stock while its window is open, or ClaimLost naming why not."""
+    if conn.execute(_TAKE_STOCK, {"campaign": campaign_id, "now": now}).first() is not None:
+        return
+    row = conn.execute(select(claim_offers).where(claim_offers.c.campaign_id == campaign_id)).first()
+    if row is None:
+        raise ClaimLost(ClaimRefusal.NOT_CLAIMABLE)
+    stored = offer_from_row(row)
+    if stored is not None and stored.offer.is_open(now):
+        raise ClaimLost(ClaimRefusal.OUT_OF_STOCK)
+    raise ClaimLost(ClaimRefusal.CLAIM_NOT_OPEN)
+
+
+class ClaimLost(Exception):
+    """A guarded write matched nothing: the database refused the claim for `reason`."""
+
+    def __init__(self, reason: ClaimRefusal) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
