@@ -5,9 +5,13 @@ two claims cannot deadlock):
 1. the customer's next claim number `n` (`take_customer_slot`): an INSERT of (campaign, customer, n)
    whose SELECT yields a row only while n <= the offer's per_customer; the primary key makes each n
    happen once, so two concurrent claims by one customer cannot both take the last slot;
-2. one unit of stock (`take_stock`): `UPDATE ... SET claimed = claimed + 1 WHERE claimed < stock`
-   and the window is open, the last write of the transaction, so the hot row is locked only for that
-   statement and the commit.
+2. one unit of stock (`take_stock_and_commit`), the last write of the transaction, so the hot row is
+   locked as briefly as possible: on SQLite (writers are serialized) the guarded
+   `UPDATE ... SET claimed = claimed + 1 WHERE claimed < stock`; on PostgreSQL the increment is sent
+   together with the COMMIT in one message, and the table's CHECK (claimed <= stock) refuses the unit
+   that is not there (a row-matched-nothing answer could not stop a COMMIT already sent). The row lock
+   is then held only while the server runs the two, never across a round trip to Python: measured
+   with 32 clients on 2 cores, that lock wait is what a hot campaign's claim rate is made of.
 Neither is ever decided by a value read earlier in Python.
 """
 
@@ -20,9 +24,11 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from couponry.adapters.db.tables import UTC, campaigns, claim_offers, claims
 from couponry.domain.claims import ClaimOffer, ClaimRefusal
+from couponry.domain.errors import InvalidCampaign
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +57,11 @@ def save_offer(conn: Connection, campaign_id: str, offer: ClaimOffer, now: datet
         "updated_at": now,
     }
     stmt = module.insert(claim_offers).values(campaign_id=campaign_id, claimed=0, **values)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["campaign_id"], set_=values))
+    try:
+        with conn.begin_nested():
+            conn.execute(stmt.on_conflict_do_update(index_elements=["campaign_id"], set_=values))
+    except IntegrityError:  # the CHECK: fewer coupons than were claimed already
+        raise InvalidCampaign("claim.stock", "is below what was claimed already") from None
 
 
 def offer_from_row(row: Any, prefix: str = "") -> StoredOffer | None:
@@ -163,23 +173,27 @@ def set_claim_code(conn: Connection, campaign_id: str, customer_id: str, n: int,
 
 _TAKE_STOCK = text(
     "UPDATE claim_offers SET claimed = claimed + 1 WHERE campaign_id = :campaign "
-    "AND (stock IS NULL OR claimed < stock) "
-    "AND (starts_at IS NULL OR starts_at <= :now) AND (ends_at IS NULL OR ends_at > :now) "
-    "RETURNING claimed"
-).bindparams(bindparam("now", type_=UTC))
+    "AND (stock IS NULL OR claimed < stock) RETURNING claimed"
+)
 
 
-def take_stock(conn: Connection, campaign_id: str, now: datetime) -> None:
-    """One unit of the offer's stock while its window is open, or ClaimLost naming why not."""
-    if conn.execute(_TAKE_STOCK, {"campaign": campaign_id, "now": now}).first() is not None:
+def take_stock_and_commit(conn: Connection, campaign_id: str) -> None:
+    """One unit of the offer's stock, then the transaction commits (on PostgreSQL, here; elsewhere
+    when the caller's block ends: nothing may be written after this). ClaimLost when none is left."""
+    if conn.dialect.name != "postgresql":
+        if conn.execute(_TAKE_STOCK, {"campaign": campaign_id}).first() is None:
+            raise ClaimLost(ClaimRefusal.OUT_OF_STOCK)
         return
-    row = conn.execute(select(claim_offers).where(claim_offers.c.campaign_id == campaign_id)).first()
-    if row is None:
-        raise ClaimLost(ClaimRefusal.NOT_CLAIMABLE)
-    stored = offer_from_row(row)
-    if stored is not None and stored.offer.is_open(now):
-        raise ClaimLost(ClaimRefusal.OUT_OF_STOCK)
-    raise ClaimLost(ClaimRefusal.CLAIM_NOT_OPEN)
+    import psycopg
+    from psycopg import sql as pgsql
+
+    # one simple-protocol message, so no parameters: the id is quoted by psycopg
+    statement = pgsql.SQL("UPDATE claim_offers SET claimed = claimed + 1 WHERE campaign_id = {}; COMMIT")
+    driver = conn.connection.driver_connection
+    try:
+        driver.execute(statement.format(pgsql.Literal(campaign_id)))  # type: ignore[union-attr]
+    except psycopg.errors.CheckViolation:  # the transaction is aborted; the caller's block rolls it back
+        raise ClaimLost(ClaimRefusal.OUT_OF_STOCK) from None
 
 
 class ClaimLost(Exception):

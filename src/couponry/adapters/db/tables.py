@@ -12,6 +12,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     ForeignKey,
@@ -320,8 +321,8 @@ published_coupons = Table(
 )
 
 # --- coupon center: claim offers and claims -------------------------------------------------------
-# A campaign's claim offer and its stock counter: `claimed` is taken by one guarded UPDATE
-# (claimed < stock), the row every claim of a hot campaign queues on, so nothing else lives on it.
+# A campaign's claim offer and its stock counter, the row every claim of a hot campaign queues on (so
+# nothing else lives on it). The CHECK is the stock itself: no transaction can commit claimed > stock.
 claim_offers = Table(
     "claim_offers",
     metadata,
@@ -334,6 +335,7 @@ claim_offers = Table(
     Column("products", JSON, nullable=False),
     Column("categories", JSON, nullable=False),
     Column("updated_at", UTC, nullable=False),
+    CheckConstraint("stock IS NULL OR claimed <= stock", name="stock"),
 )
 
 # One row per coupon claimed; `n` counts a customer's claims of a campaign from 1 and never passes the

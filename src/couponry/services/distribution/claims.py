@@ -57,6 +57,11 @@ def _offer(row: Any) -> store.StoredOffer:
     return stored
 
 
+def _asks_customer(rules: CampaignRules) -> bool:
+    c = rules.conditions
+    return bool(c.first_order_only or c.customer_tags or c.segment_id)
+
+
 def coupon_center(
     db: Database,
     actor: Actor,
@@ -154,7 +159,7 @@ def _claim(
     why = refusal(
         stored.offer if stored else None,
         rules,
-        _customer(conn, customer_id, [rules], now),
+        _customer(conn, customer_id, [rules], now) if _asks_customer(rules) else None,
         now,
         remaining=None,
         claimed_by_customer=0,
@@ -184,7 +189,7 @@ def _claim(
         dedupe = f"claimed:{campaign_id}:{customer_id}:{n}"
         enqueue_event(conn, "coupon.claimed", body, now, dedupe_key=dedupe)
         remember(body)
-        store.take_stock(conn, campaign_id, now)  # last: the hot row is locked until the commit
+        store.take_stock_and_commit(conn, campaign_id)  # last: the hot row is locked until the commit
     except store.ClaimLost as lost:
         raise _refused(lost.reason) from None
     return body

@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("products", sa.JSON(), nullable=False),
         sa.Column("categories", sa.JSON(), nullable=False),
         sa.Column("updated_at", utc, nullable=False),
+        sa.CheckConstraint("stock IS NULL OR claimed <= stock", name=op.f("ck_claim_offers_stock")),
         sa.PrimaryKeyConstraint("campaign_id", name=op.f("pk_claim_offers")),
     )
     op.create_table(
