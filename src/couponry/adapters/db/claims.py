@@ -17,7 +17,9 @@ Neither is ever decided by a value read earlier in Python.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import json
+import uuid
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,7 +28,9 @@ from sqlalchemy import Connection, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from couponry.adapters.db.tables import UTC, campaigns, claim_offers, claims
+from couponry.adapters.db.dialect import insert_ignoring_conflicts
+from couponry.adapters.db.outbox import enqueue_event
+from couponry.adapters.db.tables import UTC, campaigns, claim_offers, claims, coupons
 from couponry.domain.claims import ClaimOffer, ClaimRefusal
 from couponry.domain.errors import InvalidCampaign
 
@@ -161,6 +165,78 @@ def take_customer_slot(conn: Connection, campaign_id: str, customer_id: str, cod
         ).scalar()
         if limit is None or taken >= limit:
             raise ClaimLost(ClaimRefusal.NOT_CLAIMABLE if limit is None else ClaimRefusal.CLAIM_LIMIT_REACHED)
+
+
+_CLAIM_ROWS = text(
+    """
+WITH slot AS (
+    INSERT INTO claims (campaign_id, customer_id, n, code, claimed_at)
+    SELECT :campaign, :customer, nxt.n, :code, :now
+    FROM (SELECT coalesce(max(n), 0) + 1 AS n FROM claims
+          WHERE campaign_id = :campaign AND customer_id = :customer) AS nxt
+    WHERE nxt.n <= (SELECT per_customer FROM claim_offers WHERE campaign_id = :campaign)
+    ON CONFLICT DO NOTHING
+    RETURNING n
+), coupon AS (
+    INSERT INTO coupons (code, display_code, campaign_id, customer_id, issued_at, redeemed_count, held_count)
+    SELECT :code, :display, :campaign, :customer, :now, 0, 0 FROM slot
+    ON CONFLICT DO NOTHING
+    RETURNING code
+), event AS (
+    INSERT INTO outbox (id, kind, type, customer_id, payload, dedupe_key, status, attempts, available_at,
+                        created_at)
+    SELECT :event_id, 'event', 'coupon.claimed', NULL, CAST(:payload AS json),
+           'claimed:' || CAST(:campaign AS text) || ':' || CAST(:customer AS text) || ':' || slot.n,
+           'pending', 0, :now, :now
+    FROM slot, coupon
+    ON CONFLICT DO NOTHING
+)
+SELECT (SELECT n FROM slot) AS n, (SELECT count(*) FROM coupon) AS stored
+"""
+).bindparams(bindparam("now", type_=UTC))
+
+
+def write_claim(
+    conn: Connection,
+    *,
+    campaign_id: str,
+    customer_id: str,
+    draw: Callable[[], tuple[str, str]],
+    event: dict[str, Any],
+    now: datetime,
+) -> str:
+    """The customer's next claim, its personal coupon (a code from `draw()`: (stored, displayed)) and its
+    `coupon.claimed` event (`event` plus the code); returns the displayed code, or ClaimLost when the
+    customer's limit is reached. On PostgreSQL the three rows are one statement; whatever it could not
+    settle (a concurrent claim by the same customer, a drawn code taken elsewhere) is redone step by step."""
+    code, display = draw()
+    n = None
+    if conn.dialect.name == "postgresql":
+        payload = json.dumps({**event, "code": display}, default=str)
+        params = {"campaign": campaign_id, "customer": customer_id, "code": code, "display": display,
+                  "now": now, "event_id": uuid.uuid4().hex, "payload": payload}  # fmt: skip
+        row = conn.execute(_CLAIM_ROWS, params).one()
+        if row.n is not None and row.stored:
+            return display
+        n = row.n
+    if n is None:
+        n = take_customer_slot(conn, campaign_id, customer_id, code, now)
+    while not insert_ignoring_conflicts(
+        conn,
+        coupons,
+        {"code": code, "display_code": display, "campaign_id": campaign_id, "customer_id": customer_id,
+         "issued_at": now},
+    ):  # fmt: skip
+        code, display = draw()  # taken elsewhere (rare: the code space is checked)
+        set_claim_code(conn, campaign_id, customer_id, n, code)
+    enqueue_event(
+        conn,
+        "coupon.claimed",
+        {**event, "code": display},
+        now,
+        dedupe_key=f"claimed:{campaign_id}:{customer_id}:{n}",
+    )
+    return display
 
 
 def set_claim_code(conn: Connection, campaign_id: str, customer_id: str, n: int, code: str) -> None:

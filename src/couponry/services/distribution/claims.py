@@ -16,12 +16,9 @@ from sqlalchemy import Connection
 
 from couponry.adapters.db import claims as store
 from couponry.adapters.db.campaign_rules import rules_from_row
-from couponry.adapters.db.dialect import insert_ignoring_conflicts
 from couponry.adapters.db.engine import Database
-from couponry.adapters.db.outbox import enqueue_event
 from couponry.adapters.db.segments import memberships
 from couponry.adapters.db.snapshots import load_customer
-from couponry.adapters.db.tables import coupons
 from couponry.domain.claims import MESSAGES, ClaimRefusal, eligible, refusal
 from couponry.domain.codes import CodeConfig, generate, normalize_generated
 from couponry.domain.coupon import CustomerProfile
@@ -167,27 +164,17 @@ def _claim(
     if why is not None:
         raise _refused(why)
     config = CodeConfig.from_dict(row.definition.get("code_config"))
-    display = generate(config, 1)[0]
-    code = normalize_generated(display)
+
+    def draw() -> tuple[str, str]:
+        display = generate(config, 1)[0]
+        return normalize_generated(display), display
+
+    event = {"campaign_id": campaign_id, "customer_id": customer_id, "valid_until": _valid_until(rules, now)}
     try:
-        n = store.take_customer_slot(conn, campaign_id, customer_id, code, now)
-        while not insert_ignoring_conflicts(
-            conn,
-            coupons,
-            {"code": code, "display_code": display, "campaign_id": campaign_id, "customer_id": customer_id,
-             "issued_at": now},
-        ):  # fmt: skip
-            display = generate(config, 1)[0]  # taken elsewhere (rare: the code space is checked)
-            code = normalize_generated(display)
-            store.set_claim_code(conn, campaign_id, customer_id, n, code)
-        body = {
-            "code": display,
-            "campaign_id": campaign_id,
-            "customer_id": customer_id,
-            "valid_until": _valid_until(rules, now),
-        }
-        dedupe = f"claimed:{campaign_id}:{customer_id}:{n}"
-        enqueue_event(conn, "coupon.claimed", body, now, dedupe_key=dedupe)
+        display = store.write_claim(
+            conn, campaign_id=campaign_id, customer_id=customer_id, draw=draw, event=event, now=now
+        )
+        body = {"code": display, **event}
         remember(body)
         store.take_stock_and_commit(conn, campaign_id)  # last: the hot row is locked until the commit
     except store.ClaimLost as lost:
