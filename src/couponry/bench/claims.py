@@ -141,11 +141,12 @@ def run(quick: bool) -> Section:
     section.notes += notes + [
         f"Ours: POST /v1/campaigns/{{id}}/claims, each by another customer, by {load.http_tool()} with "
         f"{CLIENTS} connections to `couponry serve --workers {SERVER_PROCESSES}` after a {warmup} s warm-up "
-        "on another campaign. A claim is one transaction: the campaign and its offer read, the customer's "
-        "claim number inserted (guarded by per_customer), a personal coupon and a `coupon.claimed` outbox "
-        "event inserted, then the stock's guarded UPDATE last. Rate = successful claims between the first "
-        f"and the last, from the stored claims' timestamps; the stock is {num(stock)} and the clients stop "
-        "after 200 refusals per load thread.",
+        "on another campaign. A claim is one transaction: the campaign and its offer read; the customer's "
+        "claim number (guarded by per_customer), the personal coupon and the `coupon.claimed` outbox event "
+        "inserted by one statement; then the stock's increment sent with the COMMIT in one message (the "
+        "CHECK claimed <= stock refuses a unit that is not there). Rate = successful claims between the "
+        f"first and the last, from the stored claims' timestamps; the stock is {num(stock)} and the "
+        "clients stop after 200 refusals per load thread.",
         f"Raw: {load.raw_tool()} ({CLIENTS} clients, prepared statements, {raw_seconds} s, durable commits) "
         "on the same database: `BEGIN; UPDATE raw_offers SET claimed = claimed + 1 WHERE id = 'HOT' AND "
         "claimed < stock; INSERT INTO raw_claims …; END;`.",
