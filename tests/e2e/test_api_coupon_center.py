@@ -279,3 +279,12 @@ def test_the_database_holds_one_claim_row_per_coupon(admin: httpx.Client, server
     assert sorted(n for n, _ in rows) == [1, 2]
     assert {code for _, code in rows} == {c.replace("-", "").upper() for c in codes}
     assert claimed == 2
+
+
+def test_the_openapi_document_describes_the_coupon_center_and_its_refusals(server: Server) -> None:
+    paths = httpx.get(server.base + "/openapi.json").json()["paths"]
+    assert "get" in paths["/v1/coupon-center"]
+    post = paths["/v1/campaigns/{campaign_id}/claims"]["post"]
+    assert "application/problem+json" in post["responses"]["409"]["content"]
+    assert "out_of_stock" in post["responses"]["409"]["description"]
+    assert any(p["name"] == "Idempotency-Key" for p in post["parameters"])
