@@ -61,9 +61,6 @@ class ClaimOffer:
         started = self.starts_at is None or self.starts_at <= now
         return started and (self.ends_at is None or now < self.ends_at)
 
-    def has_ended(self, now: datetime) -> bool:
-        return self.ends_at is not None and now >= self.ends_at
-
     def listed_for(self, product_id: str | None, category: str | None) -> bool:
         """Listed on every page when it names no product and no category; else on the pages of the
         products and categories it names. No product and no category asked: every offer."""

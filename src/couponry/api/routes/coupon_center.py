@@ -40,11 +40,11 @@ class CenterPage(BaseModel):
     items: list[CenterItem]
 
 
-class ClaimIn(BaseModel):
+class ClaimRequest(BaseModel):
     customer_id: Id
 
 
-class ClaimOut(BaseModel):
+class ClaimedCoupon(BaseModel):
     code: str
     campaign_id: str
     customer_id: str
@@ -73,12 +73,12 @@ def coupon_center(
 @router.post(
     "/campaigns/{campaign_id}/claims",
     status_code=201,
-    response_model=ClaimOut,
+    response_model=ClaimedCoupon,
     responses={409: PROBLEMS[409] | {"description": "out_of_stock | claim_limit_reached | claim_not_open | "
                                      "not_claimable | idempotency_conflict"}},
 )  # fmt: skip
 def claim(
-    campaign_id: str, body: ClaimIn, db: DbDep, actor: ActorDep, now: NowDep, key: IdempotencyKey = None
+    campaign_id: str, body: ClaimRequest, db: DbDep, actor: ActorDep, now: NowDep, key: IdempotencyKey = None
 ) -> Any:
     """Claim one personal coupon of the campaign for the customer (it is then in the wallet)."""
     status, result = claims.claim(db, actor, campaign_id, body.customer_id, now, check_key(key))

@@ -125,7 +125,7 @@ class CodeConfigIn(Strict):
     ) = None
 
 
-class ClaimIn(Strict):
+class ClaimOfferIn(Strict):
     """The coupon center: customers claim a personal coupon themselves (services/distribution/claims)."""
 
     stock: Annotated[int, Field(strict=True, ge=0)] | None = Field(None, description="null: no limit")
@@ -136,7 +136,7 @@ class ClaimIn(Strict):
     categories: list[Annotated[str, StringConstraints(min_length=1)]] = []
 
 
-class ClaimPublic(ClaimIn):
+class ClaimOfferPublic(ClaimOfferIn):
     claimed: int = Field(description="Coupons claimed so far")
 
 
@@ -156,7 +156,7 @@ class CampaignCreate(Strict):
     stacking: Stacking = "order"
     code_config: CodeConfigIn = CodeConfigIn()
     status: Status = "active"
-    claim: ClaimIn | None = None
+    claim: ClaimOfferIn | None = None
 
 
 class CampaignUpdate(Strict):
@@ -171,7 +171,7 @@ class CampaignUpdate(Strict):
     stacking: Stacking | None = None
     code_config: CodeConfigIn | None = None
     status: Status | None = None
-    claim: ClaimIn | None = Field(None, description="Replaces the offer; what was claimed stays counted")
+    claim: ClaimOfferIn | None = Field(None, description="Replaces the offer; what was claimed stays counted")
 
 
 class CampaignStats(BaseModel):
@@ -195,7 +195,7 @@ class CampaignPublic(BaseModel):
     stacking: Stacking
     code_config: CodeConfigIn
     status: Status
-    claim: ClaimPublic | None = None
+    claim: ClaimOfferPublic | None = None
     stats: CampaignStats
     created_at: datetime
     updated_at: datetime

@@ -9,6 +9,7 @@ A `coupon.claimed` event is queued for the webhooks in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -143,7 +144,12 @@ def claim(
 
 
 def _claim(
-    conn: Connection, actor: Actor, campaign_id: str, customer_id: str, now: datetime, remember: Any
+    conn: Connection,
+    actor: Actor,
+    campaign_id: str,
+    customer_id: str,
+    now: datetime,
+    remember: Callable[[dict[str, Any]], None],
 ) -> dict[str, Any]:
     row = store.campaign_with_offer(conn, campaign_id)
     if row is None:
