@@ -129,7 +129,8 @@ def serve(
 def bench(
     quick: Annotated[bool, typer.Option(help="smaller runs, for a smoke check")] = False,
     only: Annotated[
-        str | None, typer.Option(help="comma-separated: pricing,validation,redemption,codes,distribution")
+        str | None,
+        typer.Option(help="comma-separated: pricing,validation,redemption,codes,distribution,claims"),
     ] = None,
     output: Annotated[str | None, typer.Option(help="also write the report to this Markdown file")] = None,
 ) -> None:
