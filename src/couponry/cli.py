@@ -224,7 +224,9 @@ def bench(
     quick: Annotated[bool, typer.Option(help="smaller runs, for a smoke check")] = False,
     only: Annotated[
         str | None,
-        typer.Option(help="comma-separated: pricing,validation,redemption,codes,distribution,cpu,latency"),
+        typer.Option(
+            help="comma-separated: pricing,validation,redemption,codes,distribution,claims,cpu,latency"
+        ),
     ] = None,
     output: Annotated[str | None, typer.Option(help="also write the report to this Markdown file")] = None,
 ) -> None:

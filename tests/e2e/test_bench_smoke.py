@@ -33,3 +33,12 @@ def test_quick_distribution_report_compares_push_and_segment_count_with_raw_sql(
     assert re.search(
         r"sqlite: seconds to push a campaign to 5,000 customers .*\| [0-9.]+ s \| [0-9.]+ s \|", report
     )
+
+
+def test_quick_claims_report_compares_a_hot_campaign_with_raw_sql_and_claims_exactly_the_stock() -> None:
+    report = run_all(quick=True, only={"claims"})
+
+    assert "## Claims over HTTP" in report
+    assert "FAILED" not in report and "Skipped" not in report
+    assert re.search(r"successful claims/s \| [0-9,]+ /s \| [0-9,]+ tps \| [0-9.]+ % \| >= 40\.0 %", report)
+    assert re.search(r"200 claims of a stock of 200; stock counter 200, 200 coupons.*\| yes \|", report)

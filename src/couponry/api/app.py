@@ -24,6 +24,7 @@ from couponry.api.middleware import EdgeMiddleware
 from couponry.api.routes import (
     campaigns,
     checkout,
+    coupon_center,
     coupons,
     customers,
     public,
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks,
         public,
         unsubscribe,
+        coupon_center,
     ):
         app.include_router(module.router)
 

@@ -173,10 +173,11 @@ def _run_wrk(base: str, load: HttpLoad, clients: int) -> HttpResult:
         watcher.start()
         killer = threading.Timer(seconds + 120, process.kill)
         killer.start()
-        stdout = process.stdout.read()  # type: ignore[union-attr]  # until wrk exits
-        process.wait()
-        killer.cancel()
-        watcher.join(5)
+        with process:  # closes wrk's pipes once it has exited
+            stdout = process.stdout.read()  # type: ignore[union-attr]  # until wrk exits
+            process.wait()
+            killer.cancel()
+            watcher.join(5)
     finally:
         os.unlink(lua)
     done = subprocess.CompletedProcess(args, process.returncode, stdout, "".join(errors))

@@ -8,9 +8,10 @@ through pgbench, or the plainest bulk insert), with the ratio and the target fro
 - redemption: a hot open code and 100,000 distinct personal codes, PostgreSQL, 4 server processes;
 - codes: generating and storing 1,000,000 codes, SQLite and PostgreSQL (codes_core.py);
 - distribution: a push to 100,000 customers (SQLite, PostgreSQL) and a segment count over
-  1,000,000 customers (PostgreSQL), each beside the same rows or condition in raw SQL.
+  1,000,000 customers (PostgreSQL), each beside the same rows or condition in raw SQL;
 - cpu: server CPU time per request (validation, redemption) beside a bare FastAPI endpoint (cpu.py);
 - latency: validation p99 at an open-loop fixed rate of half the maximum throughput (openloop.py).
+- claims: claims on one hot campaign with stock, PostgreSQL, 4 server processes (claims.py).
 
 `run_all(quick, only)` returns the report as Markdown. Quick mode runs each part for seconds.
 """
@@ -27,7 +28,7 @@ from datetime import UTC, datetime
 
 from couponry.bench.common import Section, machine, postgres_version
 
-PARTS = ("pricing", "validation", "redemption", "codes", "distribution", "cpu", "latency")
+PARTS = ("pricing", "validation", "redemption", "codes", "distribution", "claims", "cpu", "latency")
 
 
 def _runner(name: str) -> Callable[[bool], Section]:
@@ -43,6 +44,8 @@ def _runner(name: str) -> Callable[[bool], Section]:
         from couponry.bench.cpu import run
     elif name == "latency":
         from couponry.bench.openloop import run
+    elif name == "claims":
+        from couponry.bench.claims import run
     else:
         from couponry.bench.codes import run
     return run

@@ -10,6 +10,7 @@
     │   ├── CodeTaken                409  code_taken
     │   ├── IdempotencyConflict      409  idempotency_conflict
     │   ├── RedemptionRefused        409  redemption_refused (carries each code's reason)
+    │   ├── ClaimRefused             409  out_of_stock, claim_limit_reached, claim_not_open, not_claimable
     │   └── InvalidState             409  e.g. already_rolled_back, reservation_not_active
     ├── Unauthorized                 401  unauthorized
     ├── Forbidden                    403  forbidden
@@ -102,6 +103,13 @@ class RedemptionRefused(Conflict):
 
     code = "redemption_refused"
     title = "Redemption refused"
+
+
+class ClaimRefused(Conflict):
+    """A coupon-center claim was refused; `code` says why (couponry.domain.claims.ClaimRefusal)."""
+
+    code = "not_claimable"
+    title = "Claim refused"
 
 
 class InvalidState(Conflict):

@@ -12,6 +12,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     ForeignKey,
@@ -412,4 +413,34 @@ campaign_limit_slots = Table(
     Column("held_count", Integer, nullable=False, server_default="0"),
     Column("budget_used", BigInteger, nullable=False, server_default="0"),
     Column("budget_held", BigInteger, nullable=False, server_default="0"),
+)
+
+# --- coupon center: claim offers and claims -------------------------------------------------------
+# A campaign's claim offer and its stock counter, the row every claim of a hot campaign queues on (so
+# nothing else lives on it). The CHECK is the stock itself: no transaction can commit claimed > stock.
+claim_offers = Table(
+    "claim_offers",
+    metadata,
+    Column("campaign_id", String(32), primary_key=True),
+    Column("stock", Integer),  # NULL: no limit
+    Column("claimed", Integer, nullable=False, server_default="0"),
+    Column("per_customer", Integer, nullable=False),
+    Column("starts_at", UTC),
+    Column("ends_at", UTC),
+    Column("products", JSON, nullable=False),
+    Column("categories", JSON, nullable=False),
+    Column("updated_at", UTC, nullable=False),
+    CheckConstraint("stock IS NULL OR claimed <= stock", name="stock"),
+)
+
+# One row per coupon claimed; `n` counts a customer's claims of a campaign from 1 and never passes the
+# offer's per_customer (the INSERT's own condition), and the primary key makes each n happen once.
+claims = Table(
+    "claims",
+    metadata,
+    Column("campaign_id", String(32), primary_key=True),
+    Column("customer_id", String(100), primary_key=True),
+    Column("n", Integer, primary_key=True),
+    Column("code", String(64), nullable=False),
+    Column("claimed_at", UTC, nullable=False),
 )

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from couponry.api.schemas.common import (
+    MAX_COUNT,
     Amount,
     Count,
     Country,
@@ -136,6 +137,23 @@ class CodeConfigIn(Strict):
     ) = None
 
 
+class ClaimOfferIn(Strict):
+    """The coupon center: customers claim a personal coupon themselves (services/distribution/claims)."""
+
+    stock: Annotated[int, Field(strict=True, ge=0, le=MAX_COUNT)] | None = Field(
+        None, description="null: no limit"
+    )
+    per_customer: Count = 1
+    starts_at: Timestamp | None = None
+    ends_at: Timestamp | None = None
+    products: Labels = []
+    categories: Labels = []
+
+
+class ClaimOfferPublic(ClaimOfferIn):
+    claimed: int = Field(description="Coupons claimed so far")
+
+
 Stacking = Literal["exclusive", "item", "order", "shipping"]
 Status = Literal["draft", "active", "paused", "archived"]
 
@@ -153,6 +171,7 @@ class CampaignCreate(Strict):
     code_config: CodeConfigIn = CodeConfigIn()
     status: Status = "active"
     public: Flag = False  # listed, with its codes, in the public feed GET /v1/public/coupons
+    claim: ClaimOfferIn | None = None
 
 
 class CampaignUpdate(Strict):
@@ -168,6 +187,7 @@ class CampaignUpdate(Strict):
     code_config: CodeConfigIn | None = None
     status: Status | None = None
     public: Flag | None = None
+    claim: ClaimOfferIn | None = Field(None, description="Replaces the offer; what was claimed stays counted")
 
 
 class CampaignStats(BaseModel):
@@ -192,6 +212,7 @@ class CampaignPublic(BaseModel):
     code_config: CodeConfigIn
     status: Status
     public: bool = False
+    claim: ClaimOfferPublic | None = None
     stats: CampaignStats
     created_at: datetime
     updated_at: datetime

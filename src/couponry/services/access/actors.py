@@ -29,6 +29,7 @@ class Permission(StrEnum):
     READ_JOBS = "read_jobs"
     MANAGE_WEBHOOKS = "manage_webhooks"
     READ_METRICS = "read_metrics"
+    CLAIM = "claim"  # the coupon center: list what is claimable, claim on a customer's behalf
 
 
 _ALL = frozenset(Permission)
@@ -44,12 +45,15 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.READ_REDEMPTIONS,
             Permission.READ_COUPONS,
             Permission.READ_JOBS,
+            Permission.CLAIM,
         }
     ),
     Role.POS: frozenset(
         {Permission.VALIDATE, Permission.REDEEM, Permission.RESERVE, Permission.READ_COUPONS}
     ),
-    Role.STOREFRONT: frozenset({Permission.VALIDATE, Permission.RESERVE, Permission.WALLET}),
+    Role.STOREFRONT: frozenset(
+        {Permission.VALIDATE, Permission.RESERVE, Permission.WALLET, Permission.CLAIM}
+    ),
 }
 
 

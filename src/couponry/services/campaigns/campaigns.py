@@ -11,9 +11,11 @@ from sqlalchemy import Connection, func, insert, select, text, update
 
 from couponry.adapters.db.campaign_rules import rules_from_parts
 from couponry.adapters.db.campaign_usage import CampaignUsage, count_coupon_usage, count_usage
+from couponry.adapters.db.claims import offers_of, save_offer
 from couponry.adapters.db.engine import Database
 from couponry.adapters.db.limit_slots import create_slots, remove_slots, respread, usage_of
 from couponry.adapters.db.tables import campaigns, coupons
+from couponry.domain.claims import ClaimOffer, parse_offer
 from couponry.domain.errors import InvalidCampaign, InvalidInput, NotFound
 from couponry.domain.rules import check_campaign
 from couponry.services.access.actors import Actor, Permission, Role
@@ -71,7 +73,7 @@ def _stats(conn: Connection, rows: list[Any]) -> dict[str, dict[str, int]]:
     return {r.id: asdict(counted.get(r.id) or CampaignUsage()) for r in rows}
 
 
-def to_public(row: Any, stats: dict[str, int]) -> dict[str, Any]:
+def to_public(row: Any, stats: dict[str, int], claim: dict[str, Any] | None = None) -> dict[str, Any]:
     d = row.definition
     return {
         "id": row.id,
@@ -87,6 +89,7 @@ def to_public(row: Any, stats: dict[str, int]) -> dict[str, Any]:
         "code_config": d["code_config"],
         "status": row.status,
         "public": row.is_public,
+        "claim": claim,
         "stats": dict(stats),
         "created_at": row.created_at,
         "updated_at": row.updated_at,
@@ -108,15 +111,27 @@ def create_campaign(db: Database, actor: Actor, spec: dict[str, Any], now: datet
     campaign_id = new_id()
     _checked(campaign_id, fields["name"], fields["currency"], fields)
     values = _row_values(fields)
+    offer = _offer(fields.get("claim"))
     with db.write() as conn:
         conn.execute(insert(campaigns).values(id=campaign_id, created_at=now, updated_at=now, **values))
         if _tracks(values):
             create_slots(conn, campaign_id, db.limit_slots, CampaignUsage())
+        if offer is not None:
+            save_offer(conn, campaign_id, offer, now)
         return _public(conn, _load(conn, campaign_id))
 
 
+def _offer(claim: dict[str, Any] | None) -> ClaimOffer | None:
+    """The coupon-center offer of a `claim` section (services/distribution/claims.py claims it)."""
+    return None if claim is None else parse_offer(claim)
+
+
+def _claims(conn: Connection, rows: list[Any]) -> dict[str, dict[str, Any]]:
+    return {cid: stored.as_data() for cid, stored in offers_of(conn, [r.id for r in rows]).items()}
+
+
 def _public(conn: Connection, row: Any) -> dict[str, Any]:
-    return to_public(row, _stats(conn, [row])[row.id])
+    return to_public(row, _stats(conn, [row])[row.id], _claims(conn, [row]).get(row.id))
 
 
 def _load(conn: Connection, campaign_id: str, *, for_update: bool = False) -> Any:
@@ -185,7 +200,8 @@ def list_campaigns(
             last = rows[-1]
             next_cursor = _encode_cursor(last.created_at, last.id)
         stats = _stats(conn, rows)
-    return [to_public(r, stats[r.id]) for r in rows], next_cursor
+        offers = _claims(conn, rows)
+    return [to_public(r, stats[r.id], offers.get(r.id)) for r in rows], next_cursor
 
 
 def update_campaign(
@@ -220,6 +236,9 @@ def update_campaign(
             respread(conn, campaign_id)  # new limits or status: what is left, spread again
         if row.per_coupon is None and values["per_coupon"] is not None:
             _start_counting_coupons(conn, campaign_id)
+        offer = _offer(patch.get("claim"))
+        if offer is not None:
+            save_offer(conn, campaign_id, offer, now)
         return _public(conn, _load(conn, campaign_id))
 
 
