@@ -27,6 +27,7 @@ from couponry.api.routes import (
     public,
     publications,
     segments,
+    triggers,
     unsubscribe,
     webhooks,
 )
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         customers,
         segments,
         publications,
+        triggers,
         webhooks,
         public,
         unsubscribe,

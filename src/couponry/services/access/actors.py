@@ -28,6 +28,7 @@ class Permission(StrEnum):
     READ_COUPONS = "read_coupons"
     READ_JOBS = "read_jobs"
     MANAGE_WEBHOOKS = "manage_webhooks"
+    MANAGE_TRIGGERS = "manage_triggers"  # triggers and the referral program
 
 
 _ALL = frozenset(Permission)
