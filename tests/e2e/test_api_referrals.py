@@ -69,10 +69,10 @@ def test_on_first_order_the_sides_are_rewarded_at_the_first_completed_order_only
 def test_own_or_unknown_referral_codes_and_unknown_campaigns_are_refused(admin: httpx.Client) -> None:
     host, code = inviter(admin)
     own = admin.put(f"/v1/customers/{host}", json={"referred_by": code})
-    assert own.status_code == 422
+    assert own.status_code == 422 and own.json()["code"] == "self_referral"
     unknown = admin.put(f"/v1/customers/{unique('x')}", json={"referred_by": "r-nosuchcode00000"})
     assert unknown.status_code == 422 and unknown.json()["code"] == "unknown_referral_code"
-    self_ref = admin.put(f"/v1/customers/{unique('y')}", json={"referred_by": code})
-    assert self_ref.status_code == 201  # someone else's code is fine
+    invited = admin.put(f"/v1/customers/{unique('y')}", json={"referred_by": code})
+    assert invited.status_code == 201  # someone else's code is fine
     bad = admin.put("/v1/referral-program", json={"reward_on": "signup", "inviter_campaign_id": "nope"})
     assert bad.status_code == 422 and bad.json()["code"] == "unknown_campaign"
