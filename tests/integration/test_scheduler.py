@@ -115,13 +115,20 @@ def test_four_processes_ticking_at_once_run_each_due_job_once(db_url: str) -> No
     assert all(p.returncode == 0 for p in processes), [err for _, err in outputs]
     lines = [line.split() for out, _ in outputs for line in out.splitlines()]
     # then each job succeeded in exactly one of them and was skipped by the three others
-    for job in ("mail.expiry_reminders", "scheduler.purge_runs", "outbox.purge", "outbox.deliver"):
+    for job in (
+        "mail.expiry_reminders",
+        "triggers.daily",
+        "scheduler.purge_runs",
+        "outbox.purge",
+        "outbox.deliver",
+    ):
         statuses = sorted(status for status, name, *_ in lines if name == job)
         assert statuses == ["skipped", "skipped", "skipped", "succeeded"], job
     # and a later tick the same day runs only the frequent job
     out, err = _tick(db_url, "2026-11-26T18:00:00+00:00").communicate(timeout=60)
     assert {line.split()[1]: line.split()[0] for line in out.splitlines()} == {
         "mail.expiry_reminders": "skipped",
+        "triggers.daily": "skipped",
         "scheduler.purge_runs": "skipped",
         "outbox.purge": "skipped",
         "outbox.deliver": "succeeded",

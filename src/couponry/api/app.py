@@ -30,6 +30,7 @@ from couponry.api.routes import (
     public,
     publications,
     segments,
+    triggers,
     unsubscribe,
     webhooks,
 )
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         customers,
         segments,
         publications,
+        triggers,
         webhooks,
         public,
         unsubscribe,

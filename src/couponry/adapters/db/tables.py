@@ -444,3 +444,61 @@ claims = Table(
     Column("code", String(64), nullable=False),
     Column("claimed_at", UTC, nullable=False),
 )
+
+# --- triggers and referrals ------------------------------------------------------------------------
+# A trigger is never deleted, only marked: its rewards name it (and a welcome.unused trigger reads them).
+triggers = Table(
+    "triggers",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("event", String(32), nullable=False, index=True),
+    Column("campaign_ids", JSON, nullable=False),
+    Column("min_amount", BigInteger),
+    Column("per_customer", Integer, nullable=False),
+    Column("after_trigger_id", String(32)),  # welcome.unused: the first package's trigger
+    Column("days", Integer),  # welcome.unused: days after the first package
+    Column("created_at", UTC, nullable=False),
+    Column("deleted_at", UTC),
+)
+
+# One row per reward. The primary key (trigger, customer, period, slot) with slot in 1..per_customer is
+# the per-customer cap; the unique occasion makes the same event (or the same year's birthday) reward
+# once however often and wherever it is delivered.
+trigger_rewards = Table(
+    "trigger_rewards",
+    metadata,
+    Column("trigger_id", String(32), primary_key=True),
+    Column("customer_id", String(100), primary_key=True),
+    Column("period", String(8), primary_key=True),  # "" (the trigger's life) or the year
+    Column("slot", Integer, primary_key=True),
+    Column("occasion", String(300), nullable=False),
+    Column("codes", JSON, nullable=False),  # the stored codes issued for this reward
+    Column("rewarded_at", UTC, nullable=False),
+    UniqueConstraint("trigger_id", "customer_id", "occasion", name="uq_trigger_rewards_occasion"),
+)
+
+# The referral program: one row (id 1).
+referral_program = Table(
+    "referral_program",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("reward_on", String(16), nullable=False),  # signup | first_order
+    Column("inviter_campaign_id", String(32)),
+    Column("invitee_campaign_id", String(32)),
+    Column("inviter_points", BigInteger, nullable=False, server_default="0"),
+    Column("updated_at", UTC, nullable=False),
+)
+
+# One row per rewarded invitee: the primary key is "each side is rewarded once".
+referral_rewards = Table(
+    "referral_rewards",
+    metadata,
+    Column("invitee_id", String(100), primary_key=True),
+    Column("inviter_id", String(100), nullable=False, index=True),
+    Column("reward_on", String(16), nullable=False),
+    Column("order_id", String(200)),  # the qualifying first order (reward_on first_order)
+    Column("inviter_code", String(64)),
+    Column("invitee_code", String(64)),
+    Column("inviter_points", BigInteger, nullable=False),  # recorded; not credited before loyalty exists
+    Column("rewarded_at", UTC, nullable=False),
+)

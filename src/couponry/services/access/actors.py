@@ -30,6 +30,7 @@ class Permission(StrEnum):
     MANAGE_WEBHOOKS = "manage_webhooks"
     READ_METRICS = "read_metrics"
     CLAIM = "claim"  # the coupon center: list what is claimable, claim on a customer's behalf
+    MANAGE_TRIGGERS = "manage_triggers"  # triggers and the referral program
 
 
 _ALL = frozenset(Permission)

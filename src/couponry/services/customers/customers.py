@@ -12,6 +12,7 @@ from couponry.adapters.db.engine import Database
 from couponry.adapters.db.tables import UTC as UTC_TYPE
 from couponry.adapters.db.tables import customers, events
 from couponry.domain.errors import InvalidInput, NotFound
+from couponry.domain.triggers import Occurrence
 from couponry.services.access.actors import Actor, Permission
 from couponry.services.customers.profiles import (
     PROFILE_FIELDS,
@@ -20,6 +21,8 @@ from couponry.services.customers.profiles import (
     new_referral_code,
     save_profiles,
 )
+from couponry.services.distribution import referrals
+from couponry.services.distribution.triggers import on_occurrence
 
 EVENT_TYPES = ("order.completed", "order.refunded", "customer.created")
 
@@ -63,9 +66,14 @@ def put_customer(
     actor.require(Permission.MANAGE_CUSTOMERS)
     checked = check_profile(profile)
     with db.write() as conn:
+        signed_up = conn.execute(
+            select(customers.c.signed_up_at).where(customers.c.id == customer_id)
+        ).scalar()
         (result,) = save_profiles(conn, [(customer_id, checked)], now)
         if isinstance(result, Refused):
             raise result.error
+        if signed_up is None and checked["referred_by"] is not None:  # the sign-up names its inviter
+            referrals.on_signup(conn, customer_id, now)
         row = conn.execute(select(customers).where(customers.c.id == customer_id)).one()
         return result.created, customer_body(row)
 
@@ -109,10 +117,14 @@ def record_event(db: Database, actor: Actor, event: dict[str, Any], now: datetim
             _ensure(conn, customer_id, now)
             if kind == "order.completed":
                 _count_order(conn, customer_id, +1, amount or 0, now, occurred_at)
+                referrals.on_order_completed(conn, customer_id, ref, now)
             elif kind == "order.refunded":
                 if amount is None:  # the whole order: what it was completed with
                     amount = _completed_amount(conn, ref)
                 _count_order(conn, customer_id, -1, -amount, now, None)
+            if kind in ("order.completed", "customer.created"):  # triggers: in the event's transaction
+                key = "" if kind == "customer.created" else ref
+                on_occurrence(conn, Occurrence(kind, customer_id, key, occurred_at, amount), now)
     return {"accepted": True, "duplicate": not fresh, "type": kind, "ref": ref}
 
 

@@ -21,12 +21,15 @@ def _purge_runs(ctx: JobContext) -> None:
 
 
 def default_registry() -> Registry:
+    from couponry.services.distribution.triggers import daily_triggers_job
     from couponry.services.messaging.delivery import deliver_outbox, purge_outbox_job
     from couponry.services.messaging.mails import expiry_reminders_job
 
     registry = Registry()  # a tick runs jobs in this order: what queues messages comes before delivery
     # 09:00 UTC: reminders arrive in the morning in Europe, not at midnight
     registry.add("mail.expiry_reminders", DAILY, expiry_reminders_job, offset=timedelta(hours=9))
+    # 08:00 UTC: birthdays, anniversaries and second new-user packages (their mails go out at once)
+    registry.add("triggers.daily", DAILY, daily_triggers_job, offset=timedelta(hours=8))
     registry.add("scheduler.purge_runs", DAILY, _purge_runs, offset=timedelta(hours=3))
     registry.add("outbox.purge", DAILY, purge_outbox_job, offset=timedelta(hours=3))
     registry.add("outbox.deliver", OUTBOX_EVERY, deliver_outbox)
