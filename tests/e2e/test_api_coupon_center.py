@@ -103,8 +103,10 @@ def test_a_nonsense_claim_offer_is_invalid_campaign_naming_the_field_and_writes_
 def test_a_claim_issues_a_personal_coupon_found_in_the_wallet_valid_from_the_claim(
     admin: httpx.Client, storefront: httpx.Client, server: Server
 ) -> None:
-    # given a campaign valid 7 days from issue, claimable by anyone
+    # given a campaign valid 7 days from issue, claimable by anyone, and a webhook listening to claims
     created = offer(admin, {"stock": 5}, validity={"days_after_issue": 7})
+    hook = {"url": "http://127.0.0.1:9/hooks", "events": ["coupon.claimed"]}
+    assert admin.post("/v1/webhooks", json=hook).status_code == 201
     customer = unique("cust-")
     # when the storefront claims it for a customer
     before = datetime.now(UTC)

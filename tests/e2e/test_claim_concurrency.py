@@ -31,6 +31,11 @@ def pg_server() -> Iterator[Server]:
     except Exception as exc:  # pragma: no cover - depends on the machine
         pytest.fail(f"PostgreSQL not reachable: {exc}")
     with running_server(url, workers=WORKERS, COUPONRY_DB_POOL_SIZE="5") as server:
+        # a webhook listens to claims, so each claim queues its event (nothing is queued for nobody);
+        # before any claim, so no process has cached "nobody listens"
+        with server.client(create_key(url, "admin")) as admin:
+            hook = {"url": "http://127.0.0.1:9/hooks", "events": ["coupon.claimed"]}
+            assert admin.post("/v1/webhooks", json=hook).status_code == 201
         yield server
 
 

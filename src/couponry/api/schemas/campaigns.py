@@ -150,7 +150,15 @@ class ClaimOfferIn(Strict):
     categories: Labels = []
 
 
-class ClaimOfferPublic(ClaimOfferIn):
+class ClaimOfferPublic(BaseModel):
+    """The offer as stored (answers are not validated as input is: timestamps are datetimes here)."""
+
+    stock: int | None
+    per_customer: int
+    starts_at: datetime | None
+    ends_at: datetime | None
+    products: list[str]
+    categories: list[str]
     claimed: int = Field(description="Coupons claimed so far")
 
 
