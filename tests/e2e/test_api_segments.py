@@ -141,3 +141,27 @@ def test_best_coupons_see_segment_membership(admin: httpx.Client) -> None:
     best = admin.post("/v1/best-coupons", json={"cart": cart(), "customer_id": customer})
     assert best.status_code == 200, best.text
     assert best.json()["discount"] == 1000
+
+
+def test_a_campaign_naming_a_segment_that_does_not_exist_is_invalid_campaign(
+    admin: httpx.Client, server: Server
+) -> None:
+    # given a campaign body whose condition names no existing segment
+    body = {
+        "name": unique("for nobody "),
+        "currency": "USD",
+        "discount": {"type": "amount", "amount": 500},
+        "conditions": {"segment_id": "no-such-segment"},
+    }
+    before = database_fingerprint(server.database_url)
+    # when it is created
+    created = admin.post("/v1/campaigns", json=body)
+    # then it is refused naming the field, and nothing was written
+    assert created.status_code == 422, created.text
+    assert created.json()["code"] == "invalid_campaign" and "segment_id" in created.json()["field"]
+    assert database_fingerprint(server.database_url) == before
+    # and an existing campaign cannot be patched to such a segment either
+    existing = admin.post("/v1/campaigns", json={**body, "conditions": {}}).json()
+    patched = admin.patch(f"/v1/campaigns/{existing['id']}", json={"conditions": {"segment_id": "nope"}})
+    assert patched.status_code == 422 and patched.json()["code"] == "invalid_campaign"
+    assert admin.get(f"/v1/campaigns/{existing['id']}").json()["conditions"]["segment_id"] is None

@@ -14,7 +14,7 @@ from couponry.adapters.db.campaign_usage import CampaignUsage, count_coupon_usag
 from couponry.adapters.db.claims import offers_of, save_offer
 from couponry.adapters.db.engine import Database
 from couponry.adapters.db.limit_slots import create_slots, remove_slots, respread, usage_of
-from couponry.adapters.db.tables import campaigns, coupons
+from couponry.adapters.db.tables import campaigns, coupons, segments
 from couponry.domain.claims import ClaimOffer, parse_offer
 from couponry.domain.errors import InvalidCampaign, InvalidInput, NotFound
 from couponry.domain.rules import check_campaign
@@ -40,6 +40,16 @@ def _checked(campaign_id: str, name: str, currency: str, fields: dict[str, Any])
     except (KeyError, ValueError) as exc:  # pragma: no cover - the schema layer catches shapes first
         raise InvalidCampaign("discount", str(exc)) from exc
     check_campaign(name, rules)
+
+
+def _segment_exists(conn: Connection, fields: dict[str, Any]) -> None:
+    """A condition on a segment that does not exist would refuse every customer: refuse it instead."""
+    segment_id = (fields.get("conditions") or {}).get("segment_id")
+    if (
+        segment_id is not None
+        and conn.execute(select(segments.c.id).where(segments.c.id == segment_id)).first() is None
+    ):
+        raise InvalidCampaign("conditions.segment_id", f"no segment {segment_id}")
 
 
 def _row_values(fields: dict[str, Any]) -> dict[str, Any]:
@@ -113,6 +123,7 @@ def create_campaign(db: Database, actor: Actor, spec: dict[str, Any], now: datet
     values = _row_values(fields)
     offer = _offer(fields.get("claim"))
     with db.write() as conn:
+        _segment_exists(conn, fields)
         conn.execute(insert(campaigns).values(id=campaign_id, created_at=now, updated_at=now, **values))
         if _tracks(values):
             create_slots(conn, campaign_id, db.limit_slots, CampaignUsage())
@@ -224,6 +235,8 @@ def update_campaign(
         row = load_visible(conn, actor, campaign_id, for_update=True)
         fields = {**to_public(row, {}), **{k: v for k, v in patch.items() if v is not None}}
         _checked(campaign_id, fields["name"], fields["currency"], fields)
+        if (patch.get("conditions") or {}).get("segment_id") is not None:
+            _segment_exists(conn, fields)
         values = _row_values(fields)
         values.pop("issuer_type")
         values.pop("store_id")
