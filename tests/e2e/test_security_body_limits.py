@@ -144,11 +144,14 @@ def test_a_body_streamed_past_the_cap_with_a_valid_key_is_413_body_too_large(
             "Content-Type": "application/json",
             "Transfer-Encoding": "chunked",
         },
-        chunked(json_body(20 * MB)),
+        chunked(json_body(32 * MB)),
     )
 
+    # the answer came long before the body's end: the server stopped reading past the cap. What the client
+    # managed to send meanwhile is the cap plus what the kernel's socket buffers on both sides absorb
+    # (several MB on loopback, depending on autotuning), so the bound is half the body, not the cap.
     assert answer.status == 413
-    assert answer.sent < 8 * MB
+    assert answer.sent < 16 * MB
 
 
 def test_a_declared_body_over_the_cap_is_a_413_problem_naming_its_code(server: Server, pos_key: str) -> None:
