@@ -12,8 +12,10 @@ from tests.e2e.builders import campaign, campaign_with_code, redeem, unique
 from tests.e2e.messaging_helpers import WebhookReceiver, tick
 from tests.serving import Server, create_key, running_server
 
-# Each test ticks in its own hour, so delivery periods of one never cover another's.
-SOON = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+# Each test ticks in its own hour, so delivery periods of one never cover another's. Two hours ahead of
+# the collection: the next full hour alone can pass while the suite runs, and then events queued at the
+# real time would not yet be due at the ticked time.
+SOON = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
 
 
 @pytest.fixture(scope="module")
