@@ -88,11 +88,16 @@ def running_server(database_url: str, workers: int = 1, **env: str) -> Iterator[
             time.sleep(0.1)
         yield Server(base, port, database_url, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
+        stop_process(process, 15)
+
+
+def stop_process(process: subprocess.Popen, timeout: float) -> None:
+    """Terminate a child server, kill it if it does not stop within `timeout` s, and close its stderr."""
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stderr:
+        process.stderr.close()

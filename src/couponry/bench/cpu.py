@@ -45,6 +45,7 @@ from couponry.bench.common import (
 )
 from couponry.bench.validation import CODES, _seed
 from couponry.bench.validation import cart as validation_cart
+from couponry.devserver import stop_process
 
 PG_DB = "couponry_bench_cpu"
 TARGET_VALIDATION = 2.0  # x the floor
@@ -100,14 +101,7 @@ def running_floor() -> Iterator[tuple[str, int]]:
             time.sleep(0.1)
         yield base, process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
+        stop_process(process, 10)
 
 
 # ------------------------------------------------------------------------------------------ the client
