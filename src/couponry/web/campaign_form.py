@@ -140,7 +140,9 @@ def _discount(r: Reader) -> dict[str, Any]:
                 continue
             match = _TIER.match(line.strip())
             if not match:
-                r.errors["discount.tiers"] = f"line {number}: write each tier as SPEND = OFF, e.g. 100.00 = 10.00"
+                r.errors["discount.tiers"] = (
+                    f"line {number}: write each tier as SPEND = OFF, e.g. 100.00 = 10.00"
+                )
                 break
             sub = Reader({"min": match["min"], "amount": match["amount"]})
             tier = {"min_spend": sub.money("min"), "amount": sub.money("amount")}
@@ -307,7 +309,9 @@ def to_form(c: dict[str, Any]) -> dict[str, str]:
         "public": c.get("public", False),
         "discount.type": d["type"],
         "discount.amount": _money_text(d.get("amount")),
-        "discount.percent": str(Decimal(str(d["percent"])).normalize()) if d.get("percent") is not None else "",
+        "discount.percent": str(Decimal(str(d["percent"])).normalize())
+        if d.get("percent") is not None
+        else "",
         "discount.max_amount": _money_text(d.get("max_amount")),
         "discount.max_items": d.get("max_items") or "",
         "discount.tiers": "\n".join(

@@ -42,7 +42,9 @@ def usage_bars(campaign: dict[str, Any]) -> dict[str, Any]:
 def campaign_list(request: Request, user: Marketer, status: str | None = None) -> Response:
     if status not in (None, "", *campaign_form.STATUSES):
         status = None
-    items, _ = campaigns.list_campaigns(request.app.state.db, user.as_actor(), status=status or None, limit=200)
+    items, _ = campaigns.list_campaigns(
+        request.app.state.db, user.as_actor(), status=status or None, limit=200
+    )
     rows = [{**c, "bars": usage_bars(c)} for c in items]
     return render(request, "dashboard/campaigns.html", {"campaigns": rows, "status": status or ""})
 
@@ -70,7 +72,9 @@ def _form_page(
             "heading": "Edit campaign" if campaign_id else "New campaign",
             "creating": campaign_id is None,
             "campaign_id": campaign_id,
-            "action": f"/dashboard/campaigns/{campaign_id}/edit" if campaign_id else "/dashboard/campaigns/new",
+            "action": f"/dashboard/campaigns/{campaign_id}/edit"
+            if campaign_id
+            else "/dashboard/campaigns/new",
             "v": values,
             "errors": errors,
             "general": general,
@@ -95,7 +99,9 @@ async def _posted(request: Request) -> dict[str, str]:
 def _save(request: Request, user: User, posted: dict[str, str], campaign_id: str | None) -> Response:
     """Validate with the API's schema, save with the API's service; any refusal goes beside its field."""
     db, actor = request.app.state.db, user.as_actor()
-    spec, errors = campaign_form.to_spec(posted, is_admin=user.role is Role.ADMIN, creating=campaign_id is None)
+    spec, errors = campaign_form.to_spec(
+        posted, is_admin=user.role is Role.ADMIN, creating=campaign_id is None
+    )
     if not errors:
         try:
             if campaign_id is None:
@@ -127,7 +133,9 @@ async def create_campaign(request: Request, user: Marketer) -> Response:
 
 
 @router.get("/campaigns/{campaign_id}")
-def campaign_page(request: Request, user: Marketer, campaign_id: ResourceIdPath, saved: str | None = None) -> Response:
+def campaign_page(
+    request: Request, user: Marketer, campaign_id: ResourceIdPath, saved: str | None = None
+) -> Response:
     db, actor = request.app.state.db, user.as_actor()
     campaign = campaigns.get_campaign(db, actor, campaign_id)
     return render(
@@ -156,7 +164,9 @@ def set_status(
     campaign_id: ResourceIdPath,
     status: Annotated[str, Form(pattern="^(draft|active|paused|archived)$")],
 ) -> Response:
-    campaigns.update_campaign(request.app.state.db, user.as_actor(), campaign_id, {"status": status}, utcnow())
+    campaigns.update_campaign(
+        request.app.state.db, user.as_actor(), campaign_id, {"status": status}, utcnow()
+    )
     return RedirectResponse(f"/dashboard/campaigns/{campaign_id}", status_code=303)
 
 
