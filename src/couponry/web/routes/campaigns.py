@@ -16,7 +16,7 @@ from couponry.domain.errors import InvalidInput
 from couponry.services.access.actors import Role
 from couponry.services.access.users import User
 from couponry.services.campaigns import campaigns, coupons
-from couponry.services.distribution.segment_index import list_segments
+from couponry.services.distribution.listings import list_segments
 from couponry.services.ids import utcnow
 from couponry.services.jobs import jobs
 from couponry.web import campaign_form, security
