@@ -10,12 +10,14 @@ import typer
 
 from couponry.cli_codes import codes_app
 from couponry.cli_customers import customers_app
+from couponry.cli_users import users_app
 
 app = typer.Typer(help="Couponry: coupon campaigns, codes, validation and redemption.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(codes_app, name="codes")
 app.add_typer(customers_app, name="customers")
+app.add_typer(users_app, name="users")
 
 
 def _database():  # noqa: ANN202

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     scheduler_poll_seconds: float = 1.0
     # GET /metrics answers only admin keys unless this is true (see docs/operations.md)
     metrics_public: bool = False
+    # web pages (couponry.web): how long a sign-in lasts, and failed sign-ins per e-mail and window
+    # before they are slowed and then refused (per client address: five times as many)
+    session_hours: float = 12.0
+    signin_slow_after: int = 3
+    signin_block_after: int = 10
+    signin_window_seconds: int = 900
 
 
 @lru_cache

@@ -41,6 +41,7 @@ from couponry.services.jobs.worker import BackgroundWorker
 from couponry.services.scheduling.catalog import default_registry
 from couponry.services.scheduling.scheduler import Ticker
 from couponry.settings import Settings, get_settings
+from couponry.web import install as install_web
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     docs.install(app)
     app.state.settings = settings
     problems.install(app)
+    install_web(app)  # the web pages (out of the OpenAPI schema); after problems: it wraps their handlers
     for module in (
         campaigns,
         coupons,

@@ -502,3 +502,27 @@ referral_rewards = Table(
     Column("inviter_points", BigInteger, nullable=False),  # recorded; not credited before loyalty exists
     Column("rewarded_at", UTC, nullable=False),
 )
+
+# People who sign in to the web pages (services/access/users.py); API keys stay for machines.
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),  # stored lower-cased
+    Column("password_hash", String(200), nullable=False),  # argon2id, PHC string
+    Column("role", String(16), nullable=False),  # admin | store | pos
+    Column("store_id", String(100)),
+    Column("created_at", UTC, nullable=False),
+    Column("disabled_at", UTC),
+)
+
+# Signed-in browsers: the row is the session; the cookie carries a random token whose SHA-256 is the id,
+# so a stolen database does not hand out sessions, and signing out deletes the row.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", UTC, nullable=False),
+    Column("expires_at", UTC, nullable=False, index=True),
+)
