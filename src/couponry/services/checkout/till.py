@@ -14,7 +14,7 @@ Both redeem through the one redemption path (limits, idempotency, webhooks) with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,9 +22,8 @@ from sqlalchemy import select
 
 from couponry.adapters.db.campaign_rules import rules_from_row
 from couponry.adapters.db.engine import Database
-from couponry.adapters.db.snapshots import load_snapshots
+from couponry.adapters.db.snapshots import load_snapshots, safe_normalize
 from couponry.adapters.db.tables import campaigns, coupons, redemptions
-from couponry.domain.codes import safe_normalize
 from couponry.domain.coupon import CouponSnapshot
 from couponry.domain.errors import Conflict, RedemptionRefused
 from couponry.domain.outcomes import CodeOutcome
@@ -32,7 +31,7 @@ from couponry.domain.pricing import price
 from couponry.domain.reasons import Reason
 from couponry.domain.rules import CampaignRules
 from couponry.domain.till import till_cart
-from couponry.domain.wording import describe_discount, describe_terms, reason_words
+from couponry.domain.wording import describe_discount, describe_terms, parse_amount, reason_words
 from couponry.services.access.actors import Actor, Permission, Role
 from couponry.services.campaigns.coupons import coupon_status
 from couponry.services.checkout import redemptions as redemption_service
@@ -186,8 +185,7 @@ def slide_to_redeem(
     page = coupon_page(db, links, code, token, now)
     if page is None:
         return None
-    if page.state == "used":
-        return Slide("already_used", page.redeemed_at)
+    # no shortcut when the page shows it used: a retried attempt must get its first answer back
     with db.read() as conn:
         row = _load(conn, page.stored)
     if not _slidable(row, token is not None):
@@ -203,7 +201,7 @@ def slide_to_redeem(
             refused = next(c for c in conflict.extra["codes"] if not c["valid"])
             reason = Reason(refused["reason"])
             if reason in (Reason.COUPON_USED_UP, Reason.CUSTOMER_LIMIT_REACHED):
-                return Slide("already_used")
+                return Slide("already_used", page.redeemed_at)
             return Slide("refused", reason=reason_words(reason))
         raise
     return Slide("redeemed", datetime.fromisoformat(body["created_at"]))
@@ -268,14 +266,30 @@ def _check(code: str, name: str, rules: CampaignRules, outcome: dict[str, Any] |
     )
 
 
-def check_at_till(db: Database, actor: Actor, code: str, amount: int | None, now: datetime) -> TillCheck:
-    """Whether `code` takes something off `amount` at this till (no side effects). Without an amount
-    the coupon is judged on its face-value order, so staff see at once whether it is usable at all."""
+AMOUNT_HELP = "Type the amount as a number, like 12.50."
+
+
+def _amount(typed: str | None, rules: CampaignRules) -> tuple[int | None, bool]:
+    """(amount in minor units or None when none was typed, whether what was typed is an amount)."""
+    if typed is None or not typed.strip():
+        return None, True
+    amount = parse_amount(typed, rules.currency)
+    return amount, amount is not None
+
+
+def check_at_till(
+    db: Database, actor: Actor, code: str, typed_amount: str | None, now: datetime
+) -> TillCheck:
+    """Whether `code` takes something off the typed amount at this till (no side effects). Without an
+    amount the coupon is judged on its face-value order, so staff see at once whether it is usable."""
     actor.require(Permission.VALIDATE)
     found = _till_coupon(db, actor, code)
     if found is None:
         return TillCheck(code, found=False, valid=False, reason=reason_words(Reason.UNKNOWN_CODE))
     snapshot, customer, name = found
+    amount, readable = _amount(typed_amount, snapshot.rules)
+    if not readable:
+        return replace(_check(code, name, snapshot.rules, {"valid": False}, None, now), reason=AMOUNT_HELP)
     outcome = price(till_cart(snapshot.rules, amount), [snapshot], customer, now).codes[0]
     return _check(code, name, snapshot.rules, outcome, amount, now)
 
@@ -288,10 +302,10 @@ class TillRedemption:
 
 
 def redeem_at_till(
-    db: Database, actor: Actor, code: str, amount: int, attempt: str, now: datetime
+    db: Database, actor: Actor, code: str, typed_amount: str | None, attempt: str, now: datetime
 ) -> TillRedemption:
-    """Redeem `code` on `amount` for the order `pos:{attempt}`; the same attempt again (a double tap, a
-    retry) answers as the first did and redeems nothing more."""
+    """Redeem `code` on the typed amount for the order `pos:{attempt}`; the same attempt again (a double
+    tap, a retry) answers as the first did and redeems nothing more."""
     actor.require(Permission.REDEEM)
     found = _till_coupon(db, actor, code)
     if found is None:
@@ -299,8 +313,13 @@ def redeem_at_till(
             TillCheck(code, found=False, valid=False, reason=reason_words(Reason.UNKNOWN_CODE))
         )
     snapshot, _, name = found
+    amount, readable = _amount(typed_amount, snapshot.rules)
+    if not readable:
+        return TillRedemption(
+            replace(_check(code, name, snapshot.rules, {"valid": False}, None, now), reason=AMOUNT_HELP)
+        )
     request = _till_request(POS_ORDER + attempt, snapshot.rules, snapshot.code, snapshot.owner_id, amount)
-    request = RedemptionRequest(**{**request.__dict__, "store_scope": actor.store_scope})
+    request = replace(request, store_scope=actor.store_scope)
     try:
         _, body = redemption_service.redeem(db, actor, request, now, attempt)
     except RedemptionRefused as refused:

@@ -16,13 +16,19 @@ import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
+from couponry.adapters.db.campaign_rules import benefit_from_dict
 from couponry.adapters.db.engine import Database
-from couponry.adapters.db.tables import customers
-from couponry.domain.errors import NotFound
-from couponry.services.access.actors import Actor, Permission
+from couponry.adapters.db.tables import campaigns, customers
+from couponry.domain.errors import ClaimRefused, NotFound
+from couponry.domain.wording import describe_discount
+from couponry.services.access.actors import Actor, Permission, Role
+from couponry.services.campaigns.coupons import wallet
+from couponry.services.distribution import claims
+from couponry.services.distribution.links import CouponLinks
 from couponry.services.messaging.secrets import signing_key
 from couponry.settings import Settings
 
@@ -84,3 +90,84 @@ def create_portal_link(
     expires_at = (now + timedelta(minutes=settings.portal_link_minutes)).replace(microsecond=0)
     token = portal_token(signing_key(db, settings.secret_key), customer_id, expires_at)
     return {"url": f"{settings.public_url.rstrip('/')}{PATH}/{token}", "expires_at": expires_at}
+
+
+# --- what the portal pages show --------------------------------------------------------------------
+
+# Who acts on the portal pages: a storefront of no store, the role a shop's storefront has for its
+# signed-in customer. Its key id namespaces the claims' Idempotency-Keys (prefixed by the customer).
+PORTAL = Actor(key_id="portal", role=Role.STOREFRONT)
+CLAIM_REASONS = {
+    "out_of_stock": "All claimed: none left.",
+    "claim_limit_reached": "You have claimed this already.",
+    "claim_not_open": "Not open for claiming now.",
+    "not_claimable": "Not for your account.",
+}
+
+
+def _words(discount: dict[str, Any], currency: str) -> str:
+    return describe_discount(benefit_from_dict(discount), currency)
+
+
+def portal_wallet(db: Database, links: CouponLinks, customer_id: str, now: datetime) -> list[dict[str, Any]]:
+    """The customer's usable coupons, newest first, each with its campaign's name, its discount in
+    words, its end and its page (the signed link of a personal coupon)."""
+    items, _ = wallet(db, PORTAL, customer_id, now, limit=100)
+    ids = {i["campaign_id"] for i in items}
+    with db.read() as conn:
+        rows = {
+            r.id: r
+            for r in conn.execute(
+                select(campaigns.c.id, campaigns.c.name, campaigns.c.currency, campaigns.c.definition).where(
+                    campaigns.c.id.in_(ids)
+                )
+            )
+        }
+    return [
+        {
+            "code": i["code"],
+            "name": rows[i["campaign_id"]].name,
+            "discount": _words(
+                rows[i["campaign_id"]].definition["discount"], rows[i["campaign_id"]].currency
+            ),
+            "status": i["status"],
+            "starts_at": i["validity"]["starts_at"],
+            "ends_at": i["validity"]["ends_at"],
+            "url": same_site(links.url(i["code"], customer_id)),
+        }
+        for i in items
+    ]
+
+
+def same_site(url: str) -> str:
+    """A link of this server as a path: the portal's pages are served by the server they link to."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def portal_center(db: Database, customer_id: str, now: datetime) -> list[dict[str, Any]]:
+    """The coupon center as this customer sees it, with discounts and refusals in words."""
+    listed = claims.coupon_center(
+        db, PORTAL, customer_id=customer_id, product_id=None, category=None, now=now
+    )
+    return [
+        {
+            **item,
+            "discount_words": _words(item["discount"], item["currency"]),
+            "reason_words": CLAIM_REASONS.get(item["reason"] or "", None),
+        }
+        for item in listed["items"]
+    ]
+
+
+def portal_claim(
+    db: Database, customer_id: str, campaign_id: str, attempt: str, now: datetime
+) -> tuple[dict[str, Any] | None, str | None]:
+    """(the claimed coupon, None) or (None, why not in words). The attempt is the Idempotency-Key: a
+    double click claims once and shows the same coupon twice."""
+    key = f"{customer_id}:{attempt}"[:200]
+    try:
+        _, body = claims.claim(db, PORTAL, campaign_id, customer_id, now, key)
+    except ClaimRefused as refused:
+        return None, CLAIM_REASONS.get(refused.code, "This coupon cannot be claimed.")
+    return body, None
