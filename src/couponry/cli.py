@@ -112,7 +112,8 @@ def serve(
         for line in seed_demo(db):
             typer.echo(f"demo campaign  {line}")
         _, secret = create_key(db, role="admin", name="demo admin", store_id=None, now=utcnow())
-        _announce_when_up(host, port, secret, _save_demo_key(secret))
+        password = _demo_admin_user(db)
+        _announce_when_up(host, port, secret, _save_demo_key(secret), password)
     db.dispose()
     if workers > 1:
         prepare_multiprocess_dir()
@@ -130,20 +131,41 @@ def serve(
 
 
 DEMO_KEY_FILE = "couponry-demo-key.txt"
+DEMO_PASSWORD_FILE = "couponry-demo-password.txt"
+DEMO_ADMIN_EMAIL = "admin@demo.couponry.dev"
+
+
+def _demo_admin_user(db) -> str:  # noqa: ANN001
+    """The demo's admin user for the dashboard, with a new password each run (saved beside the key)."""
+    from couponry.domain.errors import Conflict
+    from couponry.services.access.users import create_user, generate_password, set_password
+    from couponry.services.ids import utcnow
+
+    password = generate_password()
+    try:
+        create_user(db, email=DEMO_ADMIN_EMAIL, role="admin", password=password, store_id=None, now=utcnow())
+    except Conflict:
+        set_password(db, DEMO_ADMIN_EMAIL, password)
+    _private_file(DEMO_PASSWORD_FILE, f"{DEMO_ADMIN_EMAIL}\n{password}\n")
+    return password
+
+
+def _private_file(name: str, content: str) -> Path:
+    path = Path(name).resolve()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(content)
+    return path
 
 
 def _save_demo_key(secret: str) -> Path:
     """Write the demo's admin key to a file in the working directory, readable by its owner only."""
-    path = Path(DEMO_KEY_FILE).resolve()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(secret + "\n")
-    return path
+    return _private_file(DEMO_KEY_FILE, secret + "\n")
 
 
-def _announce_when_up(host: str, port: int, secret: str, key_file: Path) -> None:
-    """Print the demo's address and admin key in a frame once the server answers, after uvicorn's
-    start-up lines, so it is the last thing on the console until the first request comes in."""
+def _announce_when_up(host: str, port: int, secret: str, key_file: Path, password: str) -> None:
+    """Print the demo's address, admin key and dashboard sign-in in a frame once the server answers,
+    after uvicorn's start-up lines, so it is the last thing on the console until the first request."""
     import threading
     import time
     import urllib.request
@@ -169,6 +191,11 @@ def _announce_when_up(host: str, port: int, secret: str, key_file: Path) -> None
             "Admin API key:",
             f"    {secret}",
             f"also saved in {key_file}",
+            "",
+            f"Dashboard: {base}/dashboard",
+            f"    e-mail    {DEMO_ADMIN_EMAIL}",
+            f"    password  {password}",
+            f"also saved in {Path(DEMO_PASSWORD_FILE).resolve()}",
         ]
         width = max(map(len, lines)) + 2
         frame = "+" + "-" * width + "+"

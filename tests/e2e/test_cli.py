@@ -125,3 +125,58 @@ def test_a_revoked_key_is_refused_and_listed_as_revoked(db_url: str) -> None:
     )
     with pytest.raises(RuntimeError, match="no API key"):
         cli(db_url, "keys", "revoke", "nope")
+
+
+def test_users_create_prints_a_generated_password_last_or_reads_one_from_stdin(db_url: str) -> None:
+    from couponry.adapters.db.engine import Database
+    from couponry.services.access.users import check_password
+
+    made = cli(db_url, "users", "create", "--email", "ops@example.com", "--role", "admin")
+    password = made.strip().splitlines()[-1]
+    assert len(password) >= 16 and "ops@example.com" in made
+    env = {**os.environ, "COUPONRY_DATABASE_URL": db_url}
+    piped = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "couponry.cli",
+            "users",
+            "create",
+            "--email",
+            "till@example.com",
+            "--role",
+            "pos",
+            "--password-stdin",
+        ],
+        input="my chosen password\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert piped.returncode == 0 and "my chosen password" not in piped.stdout
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "couponry.cli",
+            "users",
+            "create",
+            "--email",
+            "s@example.com",
+            "--role",
+            "store",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2 and "store id" in refused.stderr
+    db = Database(db_url)
+    try:
+        assert check_password(db, "ops@example.com", password) is not None
+        assert check_password(db, "till@example.com", "my chosen password") is not None
+    finally:
+        db.dispose()
+    assert "till@example.com  pos" in cli(db_url, "users", "list")

@@ -42,6 +42,14 @@ def test_serve_demo_shows_the_admin_key_framed_after_start_up_and_saves_it_in_a_
             console.append(line)
             frames += line.startswith("+---")
         key = (tmp_path / "couponry-demo-key.txt").read_text().strip()
+        email, password = (tmp_path / "couponry-demo-password.txt").read_text().split()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as browser:
+            sign_in_page = browser.get("/sign-in")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', sign_in_page.text).group(1)
+            signed_in = browser.post(
+                "/sign-in", data={"email": email, "password": password, "csrf_token": token}
+            )
+            dashboard = browser.get("/dashboard")
         listed = httpx.get(
             f"http://127.0.0.1:{port}/v1/campaigns",
             headers={"Authorization": f"Bearer {key}"},
@@ -60,6 +68,13 @@ def test_serve_demo_shows_the_admin_key_framed_after_start_up_and_saves_it_in_a_
     assert str(tmp_path / "couponry-demo-key.txt") in frame
     assert oct((tmp_path / "couponry-demo-key.txt").stat().st_mode & 0o777) == "0o600"
     assert listed.status_code == 200 and len(listed.json()["items"]) == len(DEMO_CAMPAIGNS) + 1
+    # and the same frame says how to sign in to the dashboard as the demo's admin user
+    assert re.search(rf"\|\s+e-mail\s+{re.escape(email)}\s+\|", frame)
+    assert re.search(rf"\|\s+password\s+{re.escape(password)}\s+\|", frame)
+    assert "/dashboard" in frame
+    assert oct((tmp_path / "couponry-demo-password.txt").stat().st_mode & 0o777) == "0o600"
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/dashboard"
+    assert dashboard.status_code == 200 and "Campaigns" in dashboard.text
 
 
 def test_the_readme_names_every_demo_campaign() -> None:

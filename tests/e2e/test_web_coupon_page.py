@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.e2e.builders import campaign, unique
-from tests.e2e.web_helpers import csrf_of
+from tests.e2e.page_helpers import csrf_of
 from tests.serving import Server
 
 

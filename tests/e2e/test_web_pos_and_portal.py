@@ -15,7 +15,7 @@ from couponry.adapters.db.engine import Database
 from couponry.services.distribution.portal import portal_token
 from couponry.services.messaging.secrets import signing_key
 from tests.e2e.builders import campaign, unique
-from tests.e2e.web_helpers import csrf_of, signed_in
+from tests.e2e.page_helpers import csrf_of, signed_in
 from tests.serving import Server
 
 

@@ -68,7 +68,7 @@ NAV: list[dict[str, Any]] = [
     {"href": "/dashboard", "label": "Campaigns", "roles": ("admin", "store")},
     {"href": "/dashboard/codes", "label": "Codes", "roles": ("admin", "store")},
     {"href": "/dashboard/segments", "label": "Segments", "roles": ("admin",)},
-    {"href": "/dashboard/publications", "label": "Publications", "roles": ("admin",)},
+    {"href": "/dashboard/publications", "label": "Publications", "roles": ("admin", "store")},
     {"href": "/dashboard/triggers", "label": "Triggers", "roles": ("admin",)},
     {"href": "/dashboard/coupon-center", "label": "Coupon center", "roles": ("admin", "store")},
     {"href": "/dashboard/referrals", "label": "Referrals", "roles": ("admin",)},

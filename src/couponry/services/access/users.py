@@ -98,6 +98,23 @@ def create_user(
     return user
 
 
+def set_password(db: Database, email: str, password: str) -> None:
+    """Give the user a new password (and enable it again); its open sessions end."""
+    email = normalize_email(email)
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput("password", f"must be {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    with db.write() as conn:
+        user_id = conn.execute(
+            update(users)
+            .where(users.c.email == email)
+            .values(password_hash=_hasher.hash(password), disabled_at=None)
+            .returning(users.c.id)
+        ).scalar_one_or_none()
+        if user_id is None:
+            raise NotFound(f"no user {email}")
+        conn.execute(delete(web_sessions).where(web_sessions.c.user_id == user_id))
+
+
 def list_users(db: Database) -> list[dict[str, object]]:
     with db.read() as conn:
         rows = conn.execute(select(users).order_by(users.c.created_at, users.c.id)).all()
