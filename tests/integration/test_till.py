@@ -17,6 +17,7 @@ from couponry.services.campaigns.campaigns import create_campaign
 from couponry.services.campaigns.coupons import issue_codes
 from couponry.services.checkout import till
 from couponry.services.distribution.links import CouponLinks
+from couponry.services.ids import utcnow
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
 LINKS = CouponLinks("http://shop.example", b"k" * 32)
@@ -120,3 +121,16 @@ def test_the_till_says_why_not_before_redeeming_anything(db: Database) -> None:
     refused = till.redeem_at_till(db, TILL, code, "49.99", "tap-2", NOW)
     assert refused.redemption_id is None and refused.check.reason == checked.reason
     assert redemption_count(db, "pos:tap-2") == 0
+
+
+def test_the_demo_prints_the_page_of_its_personal_coupon(db: Database) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from couponry.services.demo import seed_demo
+    from couponry.services.distribution.links import coupon_links
+
+    [line] = [line for line in seed_demo(db) if "personal to demo-customer" in line]
+    url = urlsplit(line.split("page: ")[1])
+    code = url.path.removeprefix("/c/")
+    page = till.coupon_page(db, coupon_links(db), code, parse_qs(url.query)["t"][0], utcnow())
+    assert page is not None and page.can_slide and page.campaign_name == "VIP birthday 20 off"
