@@ -27,7 +27,9 @@ Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 # the campaign's picture on its coupon pages: an http(s) URL or a path on this server, nothing a page
 # could run (no javascript: or data: URL, no quotes or spaces)
-ImageUrl = Annotated[str, StringConstraints(max_length=2000, pattern=r"^(https?://[^/\s]|/[^/\\]|/$)[^\s\"'<>\\]*$")]
+ImageUrl = Annotated[
+    str, StringConstraints(max_length=2000, pattern=r"^(https?://[^/\s]|/[^/\\]|/$)[^\s\"'<>\\]*$")
+]
 
 
 class Strict(BaseModel):
