@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     # signs unsubscribe links and personal coupon links; generated and kept in the database if unset
     secret_key: str | None = None
     expiry_reminder_days: int = 3
+    # how long a customer's portal link (POST /v1/customers/{id}/portal-links) can be used
+    portal_link_minutes: int = Field(30, ge=1, le=24 * 60)
     webhook_timeout_seconds: float = 10.0
     outbox_retention_days: int = 90  # settled mails and webhook events are forgotten after this
     scheduler_poll_seconds: float = 1.0

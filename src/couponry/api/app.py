@@ -27,6 +27,7 @@ from couponry.api.routes import (
     coupon_center,
     coupons,
     customers,
+    portal_links,
     public,
     publications,
     segments,
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         public,
         unsubscribe,
         coupon_center,
+        portal_links,
     ):
         app.include_router(module.router)
 

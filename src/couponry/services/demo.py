@@ -12,6 +12,7 @@ from couponry.adapters.db.tables import campaigns as campaigns_table
 from couponry.services.access.actors import SYSTEM
 from couponry.services.campaigns import campaigns, coupons
 from couponry.services.customers import customers
+from couponry.services.distribution.links import coupon_links
 from couponry.services.ids import utcnow
 
 DEMO_CAMPAIGNS: list[tuple[dict[str, Any], list[str]]] = [
@@ -152,5 +153,7 @@ def seed_demo(db: Database) -> list[str]:
             customer_id="demo-customer",
             now=now + timedelta(seconds=0),
         )
-        lines.append(f"VIP birthday 20 off (personal to demo-customer): {issued['codes'][0]}")
+        code = issued["codes"][0]
+        page = coupon_links(db).url(code, "demo-customer")  # the holder's page: slide to redeem there
+        lines.append(f"VIP birthday 20 off (personal to demo-customer): {code}  page: {page}")
     return lines

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, StreamingResponse
 
@@ -12,6 +12,7 @@ from couponry.api.schemas.common import Cursor, ResourceIdPath
 from couponry.api.schemas.coupons import IssueCodes
 from couponry.domain.errors import CodeTaken, Forbidden, NotFound
 from couponry.services.campaigns import coupons
+from couponry.services.distribution.links import coupon_links
 from couponry.services.jobs import jobs
 
 router = APIRouter(tags=["coupons"], responses=PROBLEMS)
@@ -86,6 +87,7 @@ def list_coupons(
 @router.get("/v1/coupons/{code}")
 def get_coupon(
     code: Annotated[str, Path(min_length=1, max_length=200)],
+    request: Request,
     db: DbDep,
     actor: ActorDep,
     lookups: LookupsDep,
@@ -98,7 +100,9 @@ def get_coupon(
             lookups.failed(1)
             raise
         lookups.failed(0)
-        return found
+    links = coupon_links(db, request.app.state.settings)
+    # the public page; a personal coupon's link carries its holder's signed token
+    return {**found, "url": links.url(found["code"], found["customer_id"])}
 
 
 @router.get("/v1/jobs/{job_id}", tags=["jobs"])

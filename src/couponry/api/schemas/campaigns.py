@@ -25,6 +25,11 @@ from couponry.api.schemas.common import (
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# the campaign's picture on its coupon pages: an http(s) URL or a path on this server, nothing a page
+# could run (no javascript: or data: URL, no quotes or spaces)
+ImageUrl = Annotated[
+    str, StringConstraints(max_length=2000, pattern=r"^(https?://[^/\s]|/[^/\\]|/$)[^\s\"'<>\\]*$")
+]
 
 
 class Strict(BaseModel):
@@ -180,6 +185,7 @@ class CampaignCreate(Strict):
     status: Status = "active"
     public: Flag = False  # listed, with its codes, in the public feed GET /v1/public/coupons
     claim: ClaimOfferIn | None = None
+    image_url: ImageUrl | None = Field(None, description="The campaign's picture on its coupon pages")
 
 
 class CampaignUpdate(Strict):
@@ -196,6 +202,7 @@ class CampaignUpdate(Strict):
     status: Status | None = None
     public: Flag | None = None
     claim: ClaimOfferIn | None = Field(None, description="Replaces the offer; what was claimed stays counted")
+    image_url: ImageUrl | None = None
 
 
 class CampaignStats(BaseModel):
@@ -221,6 +228,7 @@ class CampaignPublic(BaseModel):
     status: Status
     public: bool = False
     claim: ClaimOfferPublic | None = None
+    image_url: str | None = None
     stats: CampaignStats
     created_at: datetime
     updated_at: datetime

@@ -21,7 +21,7 @@ from couponry.domain.rules import check_campaign
 from couponry.services.access.actors import Actor, Permission, Role
 from couponry.services.ids import new_id
 
-DEFINITION_KEYS = ("issuer", "discount", "scope", "conditions", "validity", "code_config")
+DEFINITION_KEYS = ("issuer", "discount", "scope", "conditions", "validity", "code_config", "image_url")
 LIMIT_KEYS = ("max_redemptions", "budget", "per_coupon", "per_customer")
 
 
@@ -34,7 +34,7 @@ def _checked(campaign_id: str, name: str, currency: str, fields: dict[str, Any])
             currency=currency,
             status=fields["status"],
             stacking=fields["stacking"],
-            definition={k: fields[k] for k in DEFINITION_KEYS},
+            definition={k: fields.get(k) for k in DEFINITION_KEYS},
             **{k: limits.get(k) for k in LIMIT_KEYS},
         )
     except (KeyError, ValueError) as exc:  # pragma: no cover - the schema layer catches shapes first
@@ -62,7 +62,7 @@ def _row_values(fields: dict[str, Any]) -> dict[str, Any]:
         "currency": fields["currency"],
         "status": fields["status"],
         "stacking": fields["stacking"],
-        "definition": {k: fields[k] for k in DEFINITION_KEYS},
+        "definition": {k: fields.get(k) for k in DEFINITION_KEYS},
         "is_public": bool(fields.get("public", False)),
         **{k: limits.get(k) for k in LIMIT_KEYS},
     }
@@ -100,6 +100,7 @@ def to_public(row: Any, stats: dict[str, int], claim: dict[str, Any] | None = No
         "status": row.status,
         "public": row.is_public,
         "claim": claim,
+        "image_url": d.get("image_url"),
         "stats": dict(stats),
         "created_at": row.created_at,
         "updated_at": row.updated_at,
