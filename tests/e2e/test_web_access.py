@@ -15,7 +15,13 @@ from tests.serving import Server, create_key, running_server
 
 @pytest.fixture(scope="module")
 def server(module_db_url: str) -> Iterator[Server]:
-    settings = {**E2E_SETTINGS, "COUPONRY_SIGNIN_SLOW_AFTER": "2", "COUPONRY_SIGNIN_BLOCK_AFTER": "4"}
+    # an hour-long window: a window edge inside the throttling test would reset its count
+    settings = {
+        **E2E_SETTINGS,
+        "COUPONRY_SIGNIN_SLOW_AFTER": "2",
+        "COUPONRY_SIGNIN_BLOCK_AFTER": "4",
+        "COUPONRY_SIGNIN_WINDOW_SECONDS": "3600",
+    }
     with running_server(module_db_url, **settings) as srv:
         yield srv
 

@@ -69,6 +69,18 @@ def harden(response: Response, csp: str | None = None) -> Response:
 # -- signing ------------------------------------------------------------------------------------------
 
 
+_warm: set[str] = set()
+
+
+async def warm_signing_key(request: Request) -> None:
+    """Router dependency: read (or, the very first time, create) the server's key on a worker thread,
+    so the event loop never waits on that database write; afterwards it is cached in the process."""
+    db = request.app.state.db
+    if db.url not in _warm:
+        await run_in_threadpool(signing_key, db, request.app.state.settings.secret_key)
+        _warm.add(db.url)
+
+
 def _key(request: Request, purpose: str) -> bytes:
     settings = request.app.state.settings
     base = signing_key(request.app.state.db, settings.secret_key)  # cached after the first call
@@ -181,7 +193,7 @@ async def verify_csrf(request: Request) -> None:
 
 def web_router(**kwargs: Any) -> APIRouter:
     """An APIRouter for web pages: out of the OpenAPI schema, CSRF-checked on every unsafe method."""
-    dependencies = [Depends(verify_csrf), *kwargs.pop("dependencies", [])]
+    dependencies = [Depends(warm_signing_key), Depends(verify_csrf), *kwargs.pop("dependencies", [])]
     tags = [WEB_TAG, *kwargs.pop("tags", [])]
     return APIRouter(include_in_schema=False, dependencies=dependencies, tags=tags, **kwargs)
 

@@ -32,8 +32,15 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 1024  # argon2 hashes any length; a bound keeps a sign-in request's cost bounded
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 _hasher = PasswordHasher()  # argon2id with the library's current defaults (RFC 9106 low-memory profile)
-# Verified against when the e-mail is unknown, so a wrong e-mail costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+_dummy: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """Verified against when the e-mail is unknown, so a wrong e-mail costs as long as a wrong password
+    (made on first use: hashing costs memory and time a process that never signs anyone in need not pay)."""
+    if not _dummy:
+        _dummy.append(_hasher.hash(secrets.token_urlsafe(16)))
+    return _dummy[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +163,7 @@ def check_password(db: Database, email: str, password: str) -> User | None:
         with db.read() as conn:
             row = conn.execute(select(users).where(users.c.email == email)).first()
     try:
-        _hasher.verify(row.password_hash if row is not None else _DUMMY_HASH, password[:MAX_PASSWORD])
+        _hasher.verify(row.password_hash if row is not None else _dummy_hash(), password[:MAX_PASSWORD])
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
     if row is None or row.disabled_at is not None:
