@@ -9,6 +9,7 @@ for each slide: a retried request answers as the first, a second slide finds the
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from couponry.adapters.qr import qr_svg
+from couponry.adapters.throttle import Reservation, Throttle
 from couponry.services.checkout import till
 from couponry.services.distribution.links import coupon_links
 from couponry.services.ids import utcnow
@@ -52,15 +54,27 @@ def _seconds_left(redeemed_at: datetime | None, now: datetime) -> int:
     return max(0, CONFIRMATION_SECONDS - int((now - redeemed_at).total_seconds()))
 
 
+async def _reserve(request: Request) -> Reservation | None:
+    """Count this look-up against the client address before the code is read (as the API counts a
+    key's): slowed past the throttle's first threshold (waiting without a thread), None when refused."""
+    throttle: Throttle = request.app.state.throttle
+    verdict = throttle.advise(_client(request))
+    if verdict.retry_after is not None:
+        return None
+    if verdict.delay:
+        await asyncio.sleep(verdict.delay)
+    reservation = await run_in_threadpool(throttle.reserve, _client(request), 1)  # Redis: I/O
+    return None if reservation.retry_after is not None else reservation
+
+
 async def _page(request: Request, code: str, token: str | None) -> till.CouponPage | Response:
     state = request.app.state
-    throttle = state.throttle
-    reservation = throttle.reserve(_client(request), 1)
-    if reservation.retry_after is not None:
+    reservation = await _reserve(request)
+    if reservation is None:
         return _not_found(request, 429)
     links = await run_in_threadpool(coupon_links, state.db, state.settings)
     page = await run_in_threadpool(till.coupon_page, state.db, links, code, token, utcnow())
-    throttle.settle(reservation, 1 if page is None else 0)
+    await run_in_threadpool(state.throttle.settle, reservation, 1 if page is None else 0)
     return page if page is not None else _not_found(request)
 
 
@@ -83,9 +97,13 @@ async def slide_to_redeem(
 ) -> Response:
     """The slider reached its end: redeem once over the POS channel, answer the coupon's new state."""
     state = request.app.state
+    reservation = await _reserve(request)  # a slide looks a code up too
+    if reservation is None:
+        return _not_found(request, 429)
     links = await run_in_threadpool(coupon_links, state.db, state.settings)
     now = utcnow()
     slide = await run_in_threadpool(till.slide_to_redeem, state.db, links, code, t, attempt, now)
+    await run_in_threadpool(state.throttle.settle, reservation, 1 if slide is None else 0)
     if slide is None:
         return _not_found(request)
     page = await run_in_threadpool(till.coupon_page, state.db, links, code, t, now)
