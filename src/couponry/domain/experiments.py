@@ -149,3 +149,14 @@ def verdict(arms: Sequence[Arm], baseline: str | None = None) -> Verdict:
     if enough and p_value < ALPHA:
         winner = best.name if test.z > 0 else base.name
     return Verdict(p_value, test.z, winner, (base.name, best.name))
+
+
+def draw(names: Sequence[str], weights: Sequence[float], u: float) -> str:
+    """The arm a uniform draw u in [0, 1) falls in, each arm taking its weight's share of [0, 1)."""
+    total = sum(weights)
+    edge = 0.0
+    for name, weight in zip(names, weights, strict=True):
+        edge += weight / total
+        if u < edge:
+            return name
+    return names[-1]

@@ -98,13 +98,14 @@ class Deltas:
             if a.kind == "refund" and a.line_id is not None:
                 refunded[a.line_id] += a.quantity
         returned: dict[str, int] = defaultdict(int)
-        kept = {c.code for c in codes}
+        campaign_of = {c.code: c.campaign_id for c in codes}
         for line in facts.lines:
-            if line.code not in kept:
+            campaign_id = campaign_of.get(line.code)
+            if campaign_id is None:
                 continue
-            back = share(line.discount, refunded[line.line_id], line.quantity) if refunded[line.line_id] else 0
+            units = refunded[line.line_id]
+            back = share(line.discount, units, line.quantity) if units else 0
             returned[line.code] += back
-            campaign_id = next(c.campaign_id for c in codes if c.code == line.code)
             self.stores[campaign_id, line.store_id, line.borne_by, facts.day] += sign * (line.discount - back)
         order_amount = facts.base_revenue
         if facts.event is not None and facts.event[0] <= marks.events:
