@@ -29,6 +29,7 @@ from couponry.api.routes import (
     customers,
     public,
     publications,
+    reports,
     segments,
     triggers,
     unsubscribe,
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         public,
         unsubscribe,
         coupon_center,
+        reports,
     ):
         app.include_router(module.router)
 

@@ -40,9 +40,12 @@ def assign_variants(
 ) -> None:
     """Give each customer a variant of an A/B campaign unless they have one (nothing for other campaigns)."""
     if definition is None:
-        definition = conn.execute(
-            select(campaigns.c.definition).where(campaigns.c.id == campaign_id)
-        ).scalar_one_or_none() or {}
+        definition = (
+            conn.execute(
+                select(campaigns.c.definition).where(campaigns.c.id == campaign_id)
+            ).scalar_one_or_none()
+            or {}
+        )
     arms = variants_of(definition)
     wanted = sorted({c for c in customer_ids if c})
     if not arms or not wanted:

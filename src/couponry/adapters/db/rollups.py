@@ -1,0 +1,455 @@
+"""Daily roll-ups per campaign (and variant) and per campaign and store, kept by folding raw rows.
+
+Nothing is added to the redemption's transaction. The facts a redemption's figures depend on each
+carry a sequence number (redemption codes, `order.completed` events, rollback facts: see tables.py);
+one watermark row says how far each kind has been folded. A fold claims a range with one guarded
+UPDATE of that row (a second process folding at the same moment waits for the row, then finds it
+changed and folds nothing), adds what the facts in the range change (domain/measures.py), and commits
+the roll-ups and the watermark together.
+
+Which ranges are safe to fold: on SQLite writers are serialized, so every rowid below the largest is
+committed. On PostgreSQL a transaction can commit after one with a higher number; a fold therefore
+records the sequences' current ends with the transaction horizon (`pg_snapshot_xmax`) and folds up to
+them only once every transaction that was running then has finished (`pg_snapshot_xmin` has passed it).
+
+Readers never wait for a fold: `tail` computes, without writing, what the facts past the watermarks
+add, and the answer is the roll-ups plus the tail, read in one snapshot.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, delete, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from couponry.adapters.db.dialect import insert_ignoring_conflicts
+from couponry.adapters.db.tables import (
+    campaign_daily,
+    measure_adjustments,
+    measure_watermark,
+    store_daily,
+    variant_assignments,
+)
+from couponry.domain.measures import (
+    Adjustment,
+    CodeFact,
+    Deltas,
+    LineFact,
+    RedemptionFacts,
+    Watermarks,
+)
+
+BATCH = 20_000  # facts of each kind per fold transaction
+CHUNK = 500  # redemptions per look-up query
+SETTLE = timedelta(seconds=1)  # PostgreSQL: pending ends fold no sooner (see _pending_safe)
+EVERYTHING = Watermarks(2**62, 2**62, 2**62)
+
+
+def _pg(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _seq(conn: Connection) -> str:
+    return "seq" if _pg(conn) else "rowid"
+
+
+def _json(conn: Connection, column: str, key: str) -> str:
+    if _pg(conn):
+        return f"({column}->>'{key}')::bigint"
+    return f"json_extract({column}, '$.{key}')"
+
+
+@dataclass(frozen=True)
+class State:
+    timezone: str
+    marks: Watermarks
+    pending: Watermarks | None
+    pending_xmax: int | None
+    pending_at: datetime
+
+
+def read_state(conn: Connection, timezone: str, now: datetime) -> State:
+    row = conn.execute(select(measure_watermark).where(measure_watermark.c.id == 1)).first()
+    if row is None:
+        return State(timezone, Watermarks(0, 0, 0), None, None, now)
+    pending = None
+    if row.pending_codes is not None:
+        pending = Watermarks(row.pending_codes, row.pending_events, row.pending_adjustments)
+    return State(
+        row.timezone,
+        Watermarks(row.codes, row.events, row.adjustments),
+        pending,
+        row.pending_xmax,
+        row.updated_at,
+    )
+
+
+# --- what has been written so far ---------------------------------------------------------------
+
+
+def _ends(conn: Connection) -> Watermarks:
+    """The highest sequence number handed out for each kind (on PostgreSQL, maybe not yet committed)."""
+    if _pg(conn):
+        row = conn.execute(
+            text(
+                "SELECT (SELECT last_value FROM redemption_codes_seq_seq), "
+                "(SELECT last_value FROM events_seq_seq), "
+                "(SELECT coalesce(max(seq), 0) FROM measure_adjustments)"
+            )
+        ).one()
+        return Watermarks(int(row[0]), int(row[1]), int(row[2]))
+    row = conn.execute(
+        text(
+            "SELECT (SELECT coalesce(max(rowid), 0) FROM redemption_codes), "
+            "(SELECT coalesce(max(rowid), 0) FROM events), "
+            "(SELECT coalesce(max(seq), 0) FROM measure_adjustments)"
+        )
+    ).one()
+    return Watermarks(int(row[0]), int(row[1]), int(row[2]))
+
+
+def _horizon(conn: Connection) -> tuple[int, int]:
+    """(xmin, xmax) of a fresh snapshot: every transaction below xmin has finished."""
+    row = conn.execute(
+        text(
+            "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint "
+            "FROM (SELECT pg_current_snapshot() AS s) AS now"
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def _lower(a: Watermarks, b: Watermarks) -> Watermarks:
+    return Watermarks(min(a.codes, b.codes), min(a.events, b.events), min(a.adjustments, b.adjustments))
+
+
+def _capped(start: Watermarks, end: Watermarks) -> Watermarks:
+    return _lower(end, Watermarks(start.codes + BATCH, start.events + BATCH, start.adjustments + BATCH))
+
+
+# --- folding --------------------------------------------------------------------------------------
+
+
+def fold_once(conn: Connection, timezone: str, now: datetime) -> int:
+    """One fold in the caller's write transaction; returns how many redemptions it touched (0: nothing
+    to fold, or another process is folding)."""
+    insert_ignoring_conflicts(
+        conn,
+        measure_watermark,
+        {"id": 1, "timezone": timezone, "codes": 0, "events": 0, "adjustments": 0, "updated_at": now},
+    )
+    state = read_state(conn, timezone, now)
+    if state.timezone != timezone:
+        _reset(conn, state, timezone, now)
+        return 0
+    ends = _ends(conn)
+    pending, pending_xmax, pending_at = state.pending, state.pending_xmax, state.pending_at
+    if _pg(conn):
+        # the ends go first, then the horizon: a transaction holding a number below the ends is running
+        # in this snapshot (it numbered its row after its first write), so it is below the horizon
+        xmin, xmax = _horizon(conn)
+        if (
+            pending is not None
+            and pending_xmax is not None
+            and xmin >= pending_xmax
+            and (now - pending_at >= SETTLE)
+        ):
+            target = _capped(state.marks, pending)
+        else:
+            target = state.marks
+        if pending is None or target == pending:
+            pending, pending_xmax, pending_at = ends, xmax, now
+    else:
+        target = _capped(state.marks, ends)
+        pending, pending_xmax = None, None
+    claimed = conn.execute(
+        update(measure_watermark)
+        .where(
+            measure_watermark.c.id == 1,
+            measure_watermark.c.codes == state.marks.codes,
+            measure_watermark.c.events == state.marks.events,
+            measure_watermark.c.adjustments == state.marks.adjustments,
+            measure_watermark.c.timezone == timezone,
+        )
+        .values(
+            codes=target.codes,
+            events=target.events,
+            adjustments=target.adjustments,
+            pending_codes=pending.codes if pending else None,
+            pending_events=pending.events if pending else None,
+            pending_adjustments=pending.adjustments if pending else None,
+            pending_xmax=pending_xmax,
+            updated_at=pending_at,
+        )
+        .returning(measure_watermark.c.id)
+    ).first()
+    if claimed is None or target == state.marks:
+        return 0
+    deltas = Deltas()
+    touched = 0
+    for facts in _facts(conn, _affected(conn, state.marks, target), ZoneInfo(timezone)):
+        deltas.change(facts, state.marks, target)
+        touched += 1
+    _apply(conn, deltas)
+    return touched
+
+
+def _reset(conn: Connection, state: State, timezone: str, now: datetime) -> None:
+    """The shop's time zone changed: the days are other days, so everything is folded again."""
+    changed = conn.execute(
+        update(measure_watermark)
+        .where(measure_watermark.c.id == 1, measure_watermark.c.timezone == state.timezone)
+        .values(
+            timezone=timezone,
+            codes=0,
+            events=0,
+            adjustments=0,
+            pending_codes=None,
+            pending_events=None,
+            pending_adjustments=None,
+            pending_xmax=None,
+            updated_at=now,
+        )  # fmt: skip
+        .returning(measure_watermark.c.id)
+    ).first()
+    if changed is not None:
+        conn.execute(delete(campaign_daily))
+        conn.execute(delete(store_daily))
+
+
+def tail(conn: Connection, timezone: str, now: datetime) -> Deltas:
+    """What the facts past the watermarks add to the roll-ups, computed and not written."""
+    state = read_state(conn, timezone, now)
+    deltas = Deltas()
+    if state.timezone != timezone:  # not folded in this zone yet: everything is tail
+        state = State(timezone, Watermarks(0, 0, 0), None, None, now)
+    for facts in _facts(conn, _affected(conn, state.marks, EVERYTHING), ZoneInfo(timezone)):
+        deltas.change(facts, state.marks, EVERYTHING)
+    return deltas
+
+
+def _apply(conn: Connection, deltas: Deltas) -> None:
+    campaigns_, stores = deltas.nonzero()
+    module = postgresql if _pg(conn) else sqlite
+    if campaigns_:
+        stmt = module.insert(campaign_daily)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["campaign_id", "variant", "day"],
+            set_={
+                name: getattr(campaign_daily.c, name) + getattr(stmt.excluded, name)
+                for name in ("redeemed", "orders", "revenue", "cost_platform", "cost_store")
+            },
+        )
+        rows = [
+            {
+                "campaign_id": c,
+                "variant": v,
+                "day": d.isoformat(),
+                "redeemed": m[0],
+                "orders": m[1],
+                "revenue": m[2],
+                "cost_platform": m[3],
+                "cost_store": m[4],
+            }  # fmt: skip
+            for (c, v, d), m in sorted(campaigns_.items())
+        ]
+        conn.execute(stmt, rows)
+    if stores:
+        stmt = module.insert(store_daily)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["campaign_id", "store_id", "borne_by", "day"],
+            set_={"discount": store_daily.c.discount + stmt.excluded.discount},
+        )
+        rows = [
+            {"campaign_id": c, "store_id": s, "borne_by": b, "day": d.isoformat(), "discount": amount}
+            for (c, s, b, d), amount in sorted(stores.items())
+        ]
+        conn.execute(stmt, rows)
+
+
+# --- reading the facts of the redemptions a range touches ---------------------------------------
+
+
+def _affected(conn: Connection, lo: Watermarks, hi: Watermarks) -> list[str]:
+    seq = _seq(conn)
+    ids: set[str] = set()
+    ids.update(
+        conn.execute(
+            text(f"SELECT redemption_id FROM redemption_codes WHERE {seq} > :lo AND {seq} <= :hi"),
+            {"lo": lo.codes, "hi": hi.codes},
+        ).scalars()
+    )
+    ids.update(
+        conn.execute(
+            select(measure_adjustments.c.redemption_id).where(
+                measure_adjustments.c.seq > lo.adjustments, measure_adjustments.c.seq <= hi.adjustments
+            )
+        ).scalars()
+    )
+    ids.update(
+        conn.execute(
+            text(
+                f"SELECT r.id FROM events e JOIN redemptions r ON r.order_id = e.ref "
+                f"WHERE e.type = 'order.completed' AND e.{seq} > :lo AND e.{seq} <= :hi"
+            ),
+            {"lo": lo.events, "hi": hi.events},
+        ).scalars()
+    )
+    return sorted(ids)
+
+
+def _chunks(items: Sequence[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), CHUNK):
+        yield list(items[start : start + CHUNK])
+
+
+def _facts(conn: Connection, ids: Sequence[str], zone: ZoneInfo) -> Iterator[RedemptionFacts]:
+    for chunk in _chunks(ids):
+        yield from _chunk_facts(conn, chunk, zone)
+
+
+def _in(conn: Connection, sql: str, values: Iterable[str], **params: Any) -> list[Any]:
+    names = {f"v{i}": v for i, v in enumerate(values)}
+    if not names:
+        return []
+    placeholders = ", ".join(f":{n}" for n in names)
+    return conn.execute(text(sql.replace("(:values)", f"({placeholders})")), {**names, **params}).all()
+
+
+def _chunk_facts(conn: Connection, ids: list[str], zone: ZoneInfo) -> list[RedemptionFacts]:
+    seq = _seq(conn)
+    heads = {
+        r.id: r
+        for r in _in(
+            conn,
+            f"SELECT id, order_id, customer_id, created_at, {_json(conn, 'result', 'total')} AS total "
+            "FROM redemptions WHERE id IN (:values)",
+            ids,
+        )
+    }
+    codes: dict[str, list[CodeFact]] = defaultdict(list)
+    for r in _in(
+        conn,
+        f"SELECT redemption_id, {seq} AS seq, code, campaign_id, issuer, discount, shipping_discount "
+        "FROM redemption_codes WHERE redemption_id IN (:values)",
+        ids,
+    ):
+        codes[r.redemption_id].append(
+            CodeFact(
+                int(r.seq), r.code, r.campaign_id, r.issuer == "platform", r.discount, r.shipping_discount
+            )
+        )
+    lines: dict[str, list[LineFact]] = defaultdict(list)
+    for r in _in(
+        conn,
+        "SELECT redemption_id, code, line_id, store_id, borne_by, quantity, discount "
+        "FROM redemption_lines WHERE redemption_id IN (:values)",
+        ids,
+    ):
+        lines[r.redemption_id].append(
+            LineFact(r.code, r.line_id, r.store_id or "", r.borne_by, r.quantity, r.discount)
+        )
+    adjustments: dict[str, list[Adjustment]] = defaultdict(list)
+    for r in _in(
+        conn,
+        "SELECT redemption_id, seq, kind, line_id, quantity FROM measure_adjustments "
+        "WHERE redemption_id IN (:values)",
+        ids,
+    ):
+        adjustments[r.redemption_id].append(Adjustment(int(r.seq), r.kind, r.line_id, r.quantity))
+    orders = {h.order_id for h in heads.values()}
+    completed = {
+        r.ref: (int(r.seq), r.amount)
+        for r in _in(
+            conn,
+            f"SELECT ref, {seq} AS seq, {_json(conn, 'payload', 'amount')} AS amount FROM events "
+            "WHERE type = 'order.completed' AND ref IN (:values)",
+            orders,
+        )
+        if r.amount is not None
+    }
+    customers = {h.customer_id for h in heads.values() if h.customer_id}
+    assigned = (
+        {
+            (r.campaign_id, r.customer_id): (r.variant, r.assigned_at)
+            for r in conn.execute(
+                select(
+                    variant_assignments.c.campaign_id,
+                    variant_assignments.c.customer_id,
+                    variant_assignments.c.variant,
+                    variant_assignments.c.assigned_at,
+                ).where(
+                    variant_assignments.c.customer_id.in_(sorted(customers)),
+                    variant_assignments.c.campaign_id.in_(
+                        sorted({c.campaign_id for cs in codes.values() for c in cs})
+                    ),
+                )
+            )
+        }
+        if customers
+        else {}
+    )
+    refunded = [i for i in ids if any(a.kind == "refund" for a in adjustments.get(i, ()))]
+    paid = _paid_lines(conn, refunded)
+    out = []
+    for rid in ids:
+        head = heads.get(rid)
+        if head is None or not codes.get(rid):
+            continue
+        created_at = head.created_at
+        if isinstance(created_at, str):  # text() on SQLite gives the stored text back
+            created_at = datetime.fromisoformat(created_at)
+        if created_at.tzinfo is None:
+            created_at = created_at.replace(tzinfo=UTC)
+        variants = {}
+        for c in codes[rid]:
+            found = assigned.get((c.campaign_id, head.customer_id))
+            if found is not None and _aware(found[1]) <= created_at:
+                variants[c.campaign_id] = found[0]
+        line_paid, quantities = paid.get(rid, ({}, {}))
+        out.append(
+            RedemptionFacts(
+                day=created_at.astimezone(zone).date(),
+                base_revenue=int(head.total or 0),
+                codes=tuple(sorted(codes[rid], key=lambda c: c.seq)),
+                lines=tuple(lines.get(rid, ())),
+                adjustments=tuple(adjustments.get(rid, ())),
+                event=completed.get(head.order_id),
+                paid=line_paid,
+                quantities=quantities,
+                variants=variants,
+            )
+        )
+    return out
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _paid_lines(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[dict[str, int], dict[str, int]]]:
+    """For refunded redemptions: each line's amount after discounts and its units (from the stored
+    validation body and the per-line rows)."""
+    if not ids:
+        return {}
+    from couponry.adapters.db.tables import redemption_lines, redemptions
+
+    out: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
+    for r in conn.execute(select(redemptions.c.id, redemptions.c.result).where(redemptions.c.id.in_(ids))):
+        out[r.id] = (
+            {ln["id"]: int(ln["amount"]) - int(ln["discount"]) for ln in r.result.get("lines", ())},
+            {},
+        )
+    for r in conn.execute(
+        select(
+            redemption_lines.c.redemption_id, redemption_lines.c.line_id, redemption_lines.c.quantity
+        ).where(redemption_lines.c.redemption_id.in_(ids))
+    ):
+        out[r.redemption_id][1][r.line_id] = r.quantity
+    return out
