@@ -9,8 +9,10 @@ the roll-ups and the watermark together.
 
 Which ranges are safe to fold: on SQLite writers are serialized, so every rowid below the largest is
 committed. On PostgreSQL a transaction can commit after one with a higher number; a fold therefore
-records the sequences' current ends with the transaction horizon (`pg_snapshot_xmax`) and folds up to
-them only once every transaction that was running then has finished (`pg_snapshot_xmin` has passed it).
+records the sequences' current ends with the database's clock, and folds up to them only once no
+transaction of this database that started before that moment is still running (pg_stat_activity):
+every row numbered below the ends belongs to such a transaction. (The server's role must see its own
+sessions there, which any role does; other databases on the server never hold it back.)
 
 Readers never wait for a fold: `tail` computes, without writing, what the facts past the watermarks
 add, and the answer is the roll-ups plus the tail, read in one snapshot.
@@ -21,7 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,7 +49,6 @@ from couponry.domain.measures import (
 
 BATCH = 20_000  # facts of each kind per fold transaction
 CHUNK = 500  # redemptions per look-up query
-SETTLE = timedelta(seconds=1)  # PostgreSQL: pending ends fold no sooner (see _pending_safe)
 EVERYTHING = Watermarks(2**62, 2**62, 2**62)
 
 
@@ -70,14 +71,13 @@ class State:
     timezone: str
     marks: Watermarks
     pending: Watermarks | None
-    pending_xmax: int | None
     pending_at: datetime
 
 
 def read_state(conn: Connection, timezone: str, now: datetime) -> State:
     row = conn.execute(select(measure_watermark).where(measure_watermark.c.id == 1)).first()
     if row is None:
-        return State(timezone, Watermarks(0, 0, 0), None, None, now)
+        return State(timezone, Watermarks(0, 0, 0), None, now)
     pending = None
     if row.pending_codes is not None:
         pending = Watermarks(row.pending_codes, row.pending_events, row.pending_adjustments)
@@ -85,7 +85,6 @@ def read_state(conn: Connection, timezone: str, now: datetime) -> State:
         row.timezone,
         Watermarks(row.codes, row.events, row.adjustments),
         pending,
-        row.pending_xmax,
         row.updated_at,
     )
 
@@ -114,15 +113,20 @@ def _ends(conn: Connection) -> Watermarks:
     return Watermarks(int(row[0]), int(row[1]), int(row[2]))
 
 
-def _horizon(conn: Connection) -> tuple[int, int]:
-    """(xmin, xmax) of a fresh snapshot: every transaction below xmin has finished."""
-    row = conn.execute(
+def _clock(conn: Connection) -> datetime:
+    return conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+
+
+def _settled(conn: Connection, since: datetime) -> bool:
+    """No other transaction of this database that started at or before `since` is still running."""
+    running = conn.execute(
         text(
-            "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint "
-            "FROM (SELECT pg_current_snapshot() AS s) AS now"
-        )
-    ).one()
-    return int(row[0]), int(row[1])
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND xact_start <= :since"
+        ),
+        {"since": since},
+    ).scalar_one()
+    return running == 0
 
 
 def _lower(a: Watermarks, b: Watermarks) -> Watermarks:
@@ -149,25 +153,19 @@ def fold_once(conn: Connection, timezone: str, now: datetime) -> int:
         _reset(conn, state, timezone, now)
         return 0
     ends = _ends(conn)
-    pending, pending_xmax, pending_at = state.pending, state.pending_xmax, state.pending_at
+    pending, pending_at = state.pending, state.pending_at
     if _pg(conn):
-        # the ends go first, then the horizon: a transaction holding a number below the ends is running
-        # in this snapshot (it numbered its row after its first write), so it is below the horizon
-        xmin, xmax = _horizon(conn)
-        if (
-            pending is not None
-            and pending_xmax is not None
-            and xmin >= pending_xmax
-            and (now - pending_at >= SETTLE)
-        ):
+        # the ends are read first, then the clock: a transaction holding a number below the ends began
+        # before that clock reading
+        if pending is not None and _settled(conn, pending_at):
             target = _capped(state.marks, pending)
         else:
             target = state.marks
         if pending is None or target == pending:
-            pending, pending_xmax, pending_at = ends, xmax, now
+            pending, pending_at = ends, _clock(conn)
     else:
         target = _capped(state.marks, ends)
-        pending, pending_xmax = None, None
+        pending = None
     claimed = conn.execute(
         update(measure_watermark)
         .where(
@@ -184,7 +182,6 @@ def fold_once(conn: Connection, timezone: str, now: datetime) -> int:
             pending_codes=pending.codes if pending else None,
             pending_events=pending.events if pending else None,
             pending_adjustments=pending.adjustments if pending else None,
-            pending_xmax=pending_xmax,
             updated_at=pending_at,
         )
         .returning(measure_watermark.c.id)
@@ -213,7 +210,6 @@ def _reset(conn: Connection, state: State, timezone: str, now: datetime) -> None
             pending_codes=None,
             pending_events=None,
             pending_adjustments=None,
-            pending_xmax=None,
             updated_at=now,
         )  # fmt: skip
         .returning(measure_watermark.c.id)
@@ -228,7 +224,7 @@ def tail(conn: Connection, timezone: str, now: datetime) -> Deltas:
     state = read_state(conn, timezone, now)
     deltas = Deltas()
     if state.timezone != timezone:  # not folded in this zone yet: everything is tail
-        state = State(timezone, Watermarks(0, 0, 0), None, None, now)
+        state = State(timezone, Watermarks(0, 0, 0), None, now)
     for facts in _facts(conn, _affected(conn, state.marks, EVERYTHING), ZoneInfo(timezone)):
         deltas.change(facts, state.marks, EVERYTHING)
     return deltas

@@ -542,8 +542,8 @@ measure_adjustments = Table(
     Column("created_at", UTC, nullable=False),
 )
 
-# One row (id 1): how far the roll-ups have folded each kind of fact, and (PostgreSQL) the bounds seen by
-# the previous fold with the transaction horizon that must pass before they are safe to fold.
+# One row (id 1): how far the roll-ups have folded each kind of fact, and (PostgreSQL) the ends seen by
+# the previous fold, safe to fold once every transaction of this database running then has finished.
 measure_watermark = Table(
     "measure_watermark",
     metadata,
@@ -555,8 +555,7 @@ measure_watermark = Table(
     Column("pending_codes", BigInteger),
     Column("pending_events", BigInteger),
     Column("pending_adjustments", BigInteger),
-    Column("pending_xmax", BigInteger),
-    Column("updated_at", UTC, nullable=False),
+    Column("updated_at", UTC, nullable=False),  # PostgreSQL: when the pending ends were read (its clock)
 )
 
 campaign_daily = Table(

@@ -65,7 +65,6 @@ def upgrade() -> None:
         sa.Column("pending_codes", sa.BigInteger(), nullable=True),
         sa.Column("pending_events", sa.BigInteger(), nullable=True),
         sa.Column("pending_adjustments", sa.BigInteger(), nullable=True),
-        sa.Column("pending_xmax", sa.BigInteger(), nullable=True),
         sa.Column("updated_at", utc, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_measure_watermark")),
     )
