@@ -56,7 +56,9 @@ def test_an_order_completed_event_gives_the_orders_revenue(admin: httpx.Client) 
     assert body["orders"] == 1 and body["revenue"] == 9900
 
 
-def test_a_store_coupon_costs_the_store_and_a_platform_coupon_is_owed_to_the_store(admin: httpx.Client) -> None:
+def test_a_store_coupon_costs_the_store_and_a_platform_coupon_is_owed_to_the_store(
+    admin: httpx.Client,
+) -> None:
     store = unique("S")
     store_campaign, store_code = campaign_with_code(
         admin, issuer={"type": "store", "store_id": store}, discount={"type": "amount", "amount": 300}
@@ -150,7 +152,9 @@ def test_the_period_and_its_errors(admin: httpx.Client) -> None:
     assert redeem(admin, code).status_code == 201
     body = _stats(admin, created["id"], **{"from": "2020-01-01", "to": "2020-01-31"})
     assert body["redeemed"] == 0 and len(body["daily"]) == 31
-    wrong = admin.get(f"/v1/campaigns/{created['id']}/stats", params={"from": "2020-02-01", "to": "2020-01-01"})
+    wrong = admin.get(
+        f"/v1/campaigns/{created['id']}/stats", params={"from": "2020-02-01", "to": "2020-01-01"}
+    )
     assert wrong.status_code == 422 and wrong.json()["code"] == "invalid_request"
     assert admin.get("/v1/campaigns/nope/stats").status_code == 404
 

@@ -107,7 +107,9 @@ def _histories(draw: st.DrawFn) -> tuple[RedemptionFacts, list[Watermarks]]:
         event=(draw(st.integers(1, 9)), draw(st.integers(0, 10_000))) if draw(st.booleans()) else None,
     )
     steps = draw(
-        st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12), st.integers(0, 12)), min_size=1, max_size=6)
+        st.lists(
+            st.tuples(st.integers(0, 12), st.integers(0, 12), st.integers(0, 12)), min_size=1, max_size=6
+        )
     )
     marks = [Watermarks(0, 0, 0)]
     for c, e, a in sorted(steps):
@@ -118,7 +120,9 @@ def _histories(draw: st.DrawFn) -> tuple[RedemptionFacts, list[Watermarks]]:
 
 
 @given(_histories())
-def test_folding_in_any_steps_adds_up_to_folding_at_once(history: tuple[RedemptionFacts, list[Watermarks]]) -> None:
+def test_folding_in_any_steps_adds_up_to_folding_at_once(
+    history: tuple[RedemptionFacts, list[Watermarks]],
+) -> None:
     facts, marks = history
     stepwise = Deltas()
     for before, after in zip(marks, marks[1:], strict=False):
