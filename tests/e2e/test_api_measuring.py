@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.e2e.builders import campaign, campaign_with_code, cart, line, redeem, unique
+from tests.serving import Server, cli, create_key
 
 
 def _stats(client: httpx.Client, campaign_id: str, **params: str) -> dict:
@@ -166,3 +169,36 @@ def test_the_campaigns_report_has_one_row_per_campaign(admin: httpx.Client) -> N
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     row = next(r for r in csv.DictReader(io.StringIO(response.text)) if r["campaign_id"] == created["id"])
     assert row["name"] == "report me" and row["redeemed"] == "1" and row["discount_cost"] == "250"
+
+
+def test_the_report_command_prints_a_table_and_writes_the_csv(
+    admin: httpx.Client, server: Server, tmp_path: Path
+) -> None:
+    created, code = campaign_with_code(admin, name="cli report", discount={"type": "amount", "amount": 400})
+    assert redeem(admin, code).status_code == 201
+    out_file = tmp_path / "campaigns.csv"
+
+    out = cli(server.database_url, "report", "campaigns", "--from", "2020-01-01", "--csv", str(out_file))
+
+    assert "cli report" in out and created["id"] in out and "4.00" in out
+    row = next(
+        r for r in csv.DictReader(io.StringIO(out_file.read_text())) if r["campaign_id"] == created["id"]
+    )
+    assert row["redeemed"] == "1" and row["discount_cost"] == "400"
+    with pytest.raises(RuntimeError, match="to"):
+        cli(server.database_url, "report", "campaigns", "--from", "2021-01-02", "--to", "2021-01-01")
+
+
+def test_a_store_key_sees_its_own_campaigns_and_settlement_only(admin: httpx.Client, server: Server) -> None:
+    store = unique("S")
+    mine, _ = campaign_with_code(admin, issuer={"type": "store", "store_id": store})
+    theirs, _ = campaign_with_code(admin, issuer={"type": "store", "store_id": unique("S")})
+    with server.client(create_key(server.database_url, "store", store_id=store)) as client:
+        assert client.get(f"/v1/campaigns/{mine['id']}/stats").status_code == 200
+        assert client.get(f"/v1/campaigns/{theirs['id']}/stats").status_code == 403
+        assert all(s["store_id"] == store for s in client.get("/v1/reports/settlement").json()["stores"])
+        rows = list(csv.DictReader(io.StringIO(client.get("/v1/reports/campaigns.csv").text)))
+        assert [r["campaign_id"] for r in rows] == [mine["id"]]
+    with server.client(create_key(server.database_url, "pos")) as pos:
+        assert pos.get(f"/v1/campaigns/{mine['id']}/stats").status_code == 403
+        assert pos.get("/v1/reports/settlement").status_code == 403
