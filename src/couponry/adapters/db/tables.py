@@ -516,6 +516,7 @@ for _table in (redemption_codes, events):  # an empty partial index on SQLite: n
         f"ix_{_table.name}_seq",
         _table.c.seq,
         postgresql_using="brin",
+        postgresql_with={"pages_per_range": 16, "autosummarize": "on"},
         sqlite_where=text("seq IS NOT NULL"),
     )
 

@@ -33,6 +33,8 @@ def fold(db: Database, timezone: str, now: datetime, *, seconds: float = 20.0, r
 
 def fold_job(ctx: JobContext) -> None:
     fold(ctx.db, ctx.settings.timezone, ctx.now)
+    with ctx.db.write() as conn:
+        rollups.summarize(conn)
 
 
 @contextmanager
