@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from couponry.domain.errors import InvalidInput
 
 MAX_DAYS = 3660
+EARLIEST, LATEST = date(1970, 1, 1), date(9998, 12, 31)  # every zone's day boundaries stay datetimes
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ def period(start: str | None, end: str | None, timezone: str, now: datetime, fir
     zone = ZoneInfo(timezone)
     to = _day("to", end, zone) if end else now.astimezone(zone).date()
     since = _day("from", start, zone) if start else min(first.astimezone(zone).date(), to)
+    for name, day in (("from", since), ("to", to)):
+        if not EARLIEST <= day <= LATEST:
+            raise InvalidInput(name, f"must lie between {EARLIEST} and {LATEST}")
     if to < since:
         raise InvalidInput("to", "must not be before from")
     if (to - since).days >= MAX_DAYS:
