@@ -34,7 +34,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from couponry.adapters.db.dialect import insert_ignoring_conflicts
 from couponry.adapters.db.tables import (
     campaign_daily,
-    campaigns,
     measure_watermark,
     store_daily,
 )
@@ -228,8 +227,8 @@ def fold_once(conn: Connection, timezone: str, now: datetime) -> int:
 
 
 # The common case in one set-based pass (PostgreSQL): redemptions whose codes are all in the range, with
-# no rollback fact, no order.completed event so far and no A/B campaign; what they add is their codes,
-# their cart total and their lines, summed in SQL. domain/measures.py gives the same figures for them.
+# no rollback fact, no order.completed event so far and no customer in an A/B variant; what they add is
+# their codes, their cart total and their lines, summed in SQL (domain/measures.py agrees for them).
 _SIMPLE = """
 WITH new AS (
     SELECT DISTINCT redemption_id FROM redemption_codes WHERE seq > :lo AND seq <= :hi
@@ -237,7 +236,10 @@ WITH new AS (
     SELECT r.id, (r.created_at AT TIME ZONE :tz)::date AS day, (r.result->>'total')::bigint AS total
     FROM redemptions r JOIN new ON new.redemption_id = r.id
     WHERE NOT EXISTS (SELECT 1 FROM redemption_codes o WHERE o.redemption_id = r.id
-                      AND (o.seq <= :lo OR o.seq > :hi OR o.campaign_id = ANY(:tested)))
+                      AND (o.seq <= :lo OR o.seq > :hi))
+      AND NOT EXISTS (SELECT 1 FROM redemption_codes o JOIN variant_assignments va
+                      ON va.campaign_id = o.campaign_id AND va.customer_id = r.customer_id
+                      AND va.assigned_at <= r.created_at WHERE o.redemption_id = r.id)
       AND NOT EXISTS (SELECT 1 FROM measure_adjustments a WHERE a.redemption_id = r.id AND a.seq <= :hi_a)
       AND NOT EXISTS (SELECT 1 FROM events e WHERE e.type = 'order.completed' AND e.ref = r.order_id
                       AND e.seq <= :hi_e)
@@ -268,9 +270,7 @@ GROUP BY 1, 2, 3, 4
 
 
 def _fold_simple(conn: Connection, lo: Watermarks, hi: Watermarks, timezone: str, deltas: Deltas) -> set[str]:
-    tested = _tested_all(conn)
-    params = {"lo": lo.codes, "hi": hi.codes, "hi_a": hi.adjustments, "hi_e": hi.events, "tz": timezone,
-              "tested": tested}  # fmt: skip
+    params = {"lo": lo.codes, "hi": hi.codes, "hi_a": hi.adjustments, "hi_e": hi.events, "tz": timezone}
     ids = set(conn.execute(text(_SIMPLE_IDS), params).scalars())
     if not ids:
         return ids
@@ -281,18 +281,6 @@ def _fold_simple(conn: Connection, lo: Watermarks, hi: Watermarks, timezone: str
     for r in conn.execute(text(_SIMPLE_STORES), params):
         deltas.stores[r[0], r[1], r[2], r[3]] += int(r[4])
     return ids
-
-
-def _tested_all(conn: Connection) -> list[str]:
-    """Every A/B campaign (few; their redemptions take the general path, which reads assignments)."""
-    if _pg(conn):
-        query = text("SELECT id FROM campaigns WHERE (definition::jsonb) ? 'variants'")
-        return list(conn.execute(query).scalars())
-    return [
-        r.id
-        for r in conn.execute(select(campaigns.c.id, campaigns.c.definition))
-        if r.definition.get("variants")
-    ]
 
 
 def summarize(conn: Connection) -> None:
@@ -481,14 +469,14 @@ def _chunk_facts(conn: Connection, ids: list[str], zone: ZoneInfo) -> list[Redem
     }
     customers = {h.customer_id for h in heads.values() if h.customer_id}
     assigned: dict[tuple[str, str], tuple[str, datetime]] = {}
-    for campaign_id in _tested(conn, {c.campaign_id for cs in codes.values() for c in cs}):
-        for r in _in(
-            conn,
-            "SELECT campaign_id, customer_id, variant, assigned_at FROM variant_assignments "
-            "WHERE customer_id IN (:values) AND campaign_id = :campaign",
-            customers,
-            campaign=campaign_id,
-        ):
+    involved = {c.campaign_id for cs in codes.values() for c in cs}
+    for r in _in(
+        conn,
+        "SELECT campaign_id, customer_id, variant, assigned_at FROM variant_assignments "
+        "WHERE customer_id IN (:values)",
+        customers,
+    ):
+        if r.campaign_id in involved:
             assigned[r.campaign_id, r.customer_id] = (r.variant, _aware(r.assigned_at))
     refunded = [i for i in ids if any(a.kind == "refund" for a in adjustments.get(i, ()))]
     paid = _paid_lines(conn, refunded)
@@ -522,19 +510,6 @@ def _chunk_facts(conn: Connection, ids: list[str], zone: ZoneInfo) -> list[Redem
             )
         )
     return out
-
-
-def _tested(conn: Connection, campaign_ids: set[str]) -> list[str]:
-    """The A/B campaigns among these (only their customers' assignments are read)."""
-    if not campaign_ids:
-        return []
-    found = []
-    for row in conn.execute(
-        select(campaigns.c.id, campaigns.c.definition).where(campaigns.c.id.in_(sorted(campaign_ids)))
-    ):
-        if (row.definition or {}).get("variants"):
-            found.append(row.id)
-    return found
 
 
 def _aware(value: datetime | str) -> datetime:
