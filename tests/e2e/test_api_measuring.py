@@ -160,6 +160,10 @@ def test_the_period_and_its_errors(admin: httpx.Client) -> None:
     )
     assert wrong.status_code == 422 and wrong.json()["code"] == "invalid_request"
     assert admin.get("/v1/campaigns/nope/stats").status_code == 404
+    far = admin.get(f"/v1/campaigns/{created['id']}/stats", params={"from": "9999-12-01", "to": "9999-12-31"})
+    assert far.status_code == 422 and far.json()["field"] == "from"
+    local = _stats(admin, created["id"], **{"from": "2026-11-01T00:30:00+05:00"})
+    assert local["from"] == "2026-10-31"  # an RFC 3339 time is taken as its day in the shop's zone (UTC)
 
 
 def test_the_campaigns_report_has_one_row_per_campaign(admin: httpx.Client) -> None:
