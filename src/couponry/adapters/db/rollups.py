@@ -232,7 +232,7 @@ def fold_once(conn: Connection, timezone: str, now: datetime) -> int:
 _SIMPLE = """
 WITH new AS (
     SELECT DISTINCT redemption_id FROM redemption_codes WHERE seq > :lo AND seq <= :hi
-), simple AS (
+), simple AS MATERIALIZED (
     SELECT r.id, (r.created_at AT TIME ZONE :tz)::date AS day, (r.result->>'total')::bigint AS total
     FROM redemptions r JOIN new ON new.redemption_id = r.id
     WHERE NOT EXISTS (SELECT 1 FROM redemption_codes o WHERE o.redemption_id = r.id
@@ -244,42 +244,41 @@ WITH new AS (
       AND NOT EXISTS (SELECT 1 FROM events e WHERE e.type = 'order.completed' AND e.ref = r.order_id
                       AND e.seq <= :hi_e)
 )
-"""
-_SIMPLE_IDS = _SIMPLE + "SELECT id FROM simple"
-_SIMPLE_CAMPAIGNS = (
-    _SIMPLE
-    + """
-SELECT campaign_id, day, sum(redeemed), count(*), sum(total), sum(platform), sum(store) FROM (
+SELECT 'id' AS kind, id AS a, NULL AS b, NULL AS c, NULL::date AS day,
+       0::bigint AS v1, 0::bigint AS v2, 0::bigint AS v3, 0::bigint AS v4, 0::bigint AS v5
+FROM simple
+UNION ALL
+SELECT 'campaign', campaign_id, NULL, NULL, day,
+       sum(redeemed), count(*), sum(total), sum(platform), sum(store)
+FROM (
     SELECT c.campaign_id, s.day, max(s.total) AS total, count(*) AS redeemed,
            sum(CASE WHEN c.issuer = 'platform' THEN c.discount + c.shipping_discount ELSE 0 END) AS platform,
            sum(CASE WHEN c.issuer = 'platform' THEN 0 ELSE c.discount + c.shipping_discount END) AS store
     FROM simple s JOIN redemption_codes c ON c.redemption_id = s.id
     GROUP BY c.campaign_id, s.day, s.id
 ) per_order GROUP BY campaign_id, day
-"""
-)
-_SIMPLE_STORES = (
-    _SIMPLE
-    + """
-SELECT c.campaign_id, coalesce(l.store_id, ''), l.borne_by, s.day, sum(l.discount)
+UNION ALL
+SELECT 'store', c.campaign_id, coalesce(l.store_id, ''), l.borne_by, s.day, sum(l.discount), 0, 0, 0, 0
 FROM simple s JOIN redemption_lines l ON l.redemption_id = s.id
 JOIN redemption_codes c ON c.redemption_id = l.redemption_id AND c.code = l.code
-GROUP BY 1, 2, 3, 4
+GROUP BY 2, 3, 4, 5
 """
-)
 
 
 def _fold_simple(conn: Connection, lo: Watermarks, hi: Watermarks, timezone: str, deltas: Deltas) -> set[str]:
+    """One statement: the simple redemptions' ids, and what they add per campaign and per store."""
+    conn.execute(text("SET LOCAL jit = off"))  # compiling this query costs more than running it
     params = {"lo": lo.codes, "hi": hi.codes, "hi_a": hi.adjustments, "hi_e": hi.events, "tz": timezone}
-    ids = set(conn.execute(text(_SIMPLE_IDS), params).scalars())
-    if not ids:
-        return ids
-    for r in conn.execute(text(_SIMPLE_CAMPAIGNS), params):
-        row = deltas.campaigns[r[0], "", r[1]]
-        for i, v in enumerate(r[2:]):
-            row[i] += int(v)
-    for r in conn.execute(text(_SIMPLE_STORES), params):
-        deltas.stores[r[0], r[1], r[2], r[3]] += int(r[4])
+    ids: set[str] = set()
+    for r in conn.execute(text(_SIMPLE), params):
+        if r.kind == "id":
+            ids.add(r.a)
+        elif r.kind == "campaign":
+            row = deltas.campaigns[r.a, "", r.day]
+            for i, v in enumerate((r.v1, r.v2, r.v3, r.v4, r.v5)):
+                row[i] += int(v)
+        else:
+            deltas.stores[r.a, r.b, r.c, r.day] += int(r.v1)
     return ids
 
 
