@@ -228,7 +228,7 @@ def bench(
         str | None,
         typer.Option(
             help="comma-separated: pricing,validation,redemption,codes,distribution,claims,cpu,latency,"
-            "measuring"
+            "measuring,rollups"
         ),
     ] = None,
     output: Annotated[str | None, typer.Option(help="also write the report to this Markdown file")] = None,

@@ -271,11 +271,22 @@ def _throughput_part(section: Section, quick: bool) -> None:
 
 
 def run(quick: bool) -> Section:
+    """The `measuring` part: campaign stats over the roll-ups beside the raw aggregate."""
     section = Section("Measuring: campaign stats over roll-ups, PostgreSQL")
     why_not = postgres_reachable()
     if why_not is not None:
         section.notes.append(f"Skipped: PostgreSQL is needed ({why_not}).")
         return section
     _stats_part(section, quick)
+    return section
+
+
+def run_throughput(quick: bool) -> Section:
+    """The `rollups` part: redemption throughput with the roll-ups' machinery on and off."""
+    section = Section("Measuring: redemption throughput with roll-ups on and off, PostgreSQL")
+    why_not = postgres_reachable()
+    if why_not is not None:
+        section.notes.append(f"Skipped: PostgreSQL is needed ({why_not}).")
+        return section
     _throughput_part(section, quick)
     return section
