@@ -11,6 +11,7 @@ import typer
 from couponry.cli_codes import codes_app
 from couponry.cli_customers import customers_app
 from couponry.cli_users import users_app
+from couponry.cli_report import report_app
 
 app = typer.Typer(help="Couponry: coupon campaigns, codes, validation and redemption.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -18,6 +19,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(codes_app, name="codes")
 app.add_typer(customers_app, name="customers")
 app.add_typer(users_app, name="users")
+app.add_typer(report_app, name="report")
 
 
 def _database():  # noqa: ANN202
@@ -254,7 +256,8 @@ def bench(
     only: Annotated[
         str | None,
         typer.Option(
-            help="comma-separated: pricing,validation,redemption,codes,distribution,claims,cpu,latency"
+            help="comma-separated: pricing,validation,redemption,codes,distribution,claims,cpu,latency,"
+            "measuring,rollups"
         ),
     ] = None,
     output: Annotated[str | None, typer.Option(help="also write the report to this Markdown file")] = None,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,6 +55,14 @@ class Settings(BaseSettings):
     signin_slow_after: int = 3
     signin_block_after: int = 10
     signin_window_seconds: int = 900
+    # the shop's time zone: the days of campaign statistics and reports are days there (docs/measuring.md)
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)  # an unknown zone fails at start-up, not in the first report
+        return value
 
 
 @lru_cache

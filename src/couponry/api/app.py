@@ -30,6 +30,7 @@ from couponry.api.routes import (
     portal_links,
     public,
     publications,
+    reports,
     segments,
     triggers,
     unsubscribe,
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         unsubscribe,
         coupon_center,
         portal_links,
+        reports,
     ):
         app.include_router(module.router)
 

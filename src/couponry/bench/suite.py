@@ -12,6 +12,8 @@ through pgbench, or the plainest bulk insert), with the ratio and the target fro
 - cpu: server CPU time per request (validation, redemption) beside a bare FastAPI endpoint (cpu.py);
 - latency: validation p99 at an open-loop fixed rate of half the maximum throughput (openloop.py).
 - claims: claims on one hot campaign with stock, PostgreSQL, 4 server processes (claims.py).
+- measuring: campaign stats over 1,000,000 redemptions beside the raw aggregate; rollups: redemption
+  throughput with the roll-ups' machinery on and off, PostgreSQL (measuring.py).
 
 `run_all(quick, only)` returns the report as Markdown. Quick mode runs each part for seconds.
 """
@@ -28,7 +30,10 @@ from datetime import UTC, datetime
 
 from couponry.bench.common import Section, machine, postgres_version
 
-PARTS = ("pricing", "validation", "redemption", "codes", "distribution", "claims", "cpu", "latency")
+PARTS = (
+    "pricing", "validation", "redemption", "codes", "distribution", "claims", "cpu", "latency", "measuring",
+    "rollups",
+)  # fmt: skip
 
 
 def _runner(name: str) -> Callable[[bool], Section]:
@@ -46,6 +51,10 @@ def _runner(name: str) -> Callable[[bool], Section]:
         from couponry.bench.openloop import run
     elif name == "claims":
         from couponry.bench.claims import run
+    elif name == "measuring":
+        from couponry.bench.measuring import run
+    elif name == "rollups":
+        from couponry.bench.measuring import run_throughput as run
     else:
         from couponry.bench.codes import run
     return run

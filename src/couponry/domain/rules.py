@@ -3,7 +3,7 @@ validity, limits and stacking layer. Plain frozen dataclasses; `check_campaign` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from enum import StrEnum
 from fractions import Fraction
@@ -145,6 +145,18 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class Variant:
+    """One arm of an A/B test: its own discount (None: a control that gets no discount) and weight."""
+
+    name: str
+    benefit: Benefit | None
+    weight: float = 1.0
+
+
+NO_DISCOUNT = AmountOff(0)  # how a control arm's coupon prices: valid, nothing off
+
+
+@dataclass(frozen=True, slots=True)
 class CampaignRules:
     """Everything the pricing core needs to know about a campaign."""
 
@@ -158,6 +170,7 @@ class CampaignRules:
     limits: Limits = field(default_factory=Limits)
     stacking: Stacking = Stacking.ORDER
     status: CampaignStatus = CampaignStatus.ACTIVE
+    variants: tuple[Variant, ...] = ()
 
     @property
     def needs_customer(self) -> bool:
@@ -235,6 +248,28 @@ def check_campaign(name: str, rules: CampaignRules) -> None:
         raise InvalidCampaign("limits.budget", "must not be negative")
     if rules.issuer.type == "store" and not rules.issuer.store_id:
         raise InvalidCampaign("issuer.store_id", "a store issuer needs a store_id")
+    _check_variants(name, rules)
+
+
+def _check_variants(name: str, rules: CampaignRules) -> None:
+    if not rules.variants:
+        return
+    if len(rules.variants) < 2:
+        raise InvalidCampaign("variants", "an A/B test needs at least two variants")
+    names = [v.name for v in rules.variants]
+    if len(set(names)) != len(names):
+        raise InvalidCampaign("variants", "two variants share a name")
+    if sum(v.benefit is None for v in rules.variants) > 1:
+        raise InvalidCampaign("variants", "at most one variant may be the control (no discount)")
+    for i, v in enumerate(rules.variants):
+        if not v.weight > 0:
+            raise InvalidCampaign(f"variants[{i}].weight", "must be positive")
+        if v.benefit is not None:
+            try:
+                check_campaign(name, replace(rules, benefit=v.benefit, variants=()))
+            except InvalidCampaign as exc:
+                reason = exc.detail.removeprefix(f"{exc.field}: ")
+                raise InvalidCampaign(f"variants[{i}].{exc.field}", reason) from None
 
 
 def _positive_or_none(name: str, value: int | None) -> None:

@@ -29,6 +29,7 @@ from couponry.domain.rules import (
     Tiered,
     TimeWindow,
     Validity,
+    Variant,
 )
 
 _CACHE: dict[tuple[str, datetime], CampaignRules] = {}
@@ -48,6 +49,10 @@ def benefit_from_dict(d: Mapping[str, Any]) -> Benefit:
     if kind == "tiered":
         return Tiered(tuple(Tier(t["min_spend"], t["amount"]) for t in d["tiers"]))
     raise ValueError(f"unknown discount type {kind!r}")
+
+
+def _benefit_or_none(d: Mapping[str, Any] | None) -> Benefit | None:
+    return benefit_from_dict(d) if d else None  # a variant without a discount: the control group
 
 
 def _time(value: str) -> time:
@@ -108,6 +113,10 @@ def rules_from_parts(
         limits=Limits(max_redemptions, budget, per_coupon, per_customer),
         stacking=Stacking(stacking),
         status=CampaignStatus(status),
+        variants=tuple(
+            Variant(v["name"], _benefit_or_none(v.get("discount")), float(v.get("weight", 1.0)))
+            for v in definition.get("variants") or ()
+        ),
     )
 
 

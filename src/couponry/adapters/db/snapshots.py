@@ -13,6 +13,7 @@ from couponry.adapters.db.campaign_rules import cached_rules, rules_from_row
 from couponry.adapters.db.limit_slots import used_and_spent
 from couponry.adapters.db.segments import with_segments
 from couponry.adapters.db.tables import campaigns, coupons, customer_usage, customers
+from couponry.adapters.db.variants import with_variants
 from couponry.domain.codes import normalize
 from couponry.domain.coupon import CouponSnapshot, CustomerProfile, UnknownCoupon
 from couponry.domain.errors import InvalidInput
@@ -123,7 +124,7 @@ def load_snapshots(
         found.get(n, UnknownCoupon(raw)) if n else UnknownCoupon(raw)
         for n, raw in zip(normalized, codes, strict=True)
     ]
-    return snapshots, customer
+    return with_variants(conn, snapshots, customer_id), customer
 
 
 def _rules(

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -525,4 +526,82 @@ web_sessions = Table(
     Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("created_at", UTC, nullable=False),
     Column("expires_at", UTC, nullable=False, index=True),
+)
+
+# --- measuring: A/B assignments, roll-ups and what they have folded -----------------------------------
+# Facts the roll-ups fold carry a sequence number: redemption codes and events an identity column on
+# PostgreSQL (indexed with BRIN, which costs an insert next to nothing), their rowid on SQLite (writers
+# are serialized there, so rowids grow in commit order and the column stays empty).
+redemption_codes.append_column(Column("seq", BigInteger, Identity()))
+events.append_column(Column("seq", BigInteger, Identity()))
+for _table in (redemption_codes, events):  # an empty partial index on SQLite: no work there either
+    Index(
+        f"ix_{_table.name}_seq",
+        _table.c.seq,
+        postgresql_using="brin",
+        postgresql_with={"pages_per_range": 16, "autosummarize": "on"},
+        sqlite_where=text("seq IS NOT NULL"),
+    )
+
+# A customer's arm of an A/B campaign, drawn once when a coupon is first issued or claimed for them.
+variant_assignments = Table(
+    "variant_assignments",
+    metadata,
+    Column("campaign_id", String(32), primary_key=True),
+    Column("customer_id", String(100), primary_key=True),
+    Column("variant", String(50), nullable=False),
+    Column("assigned_at", UTC, nullable=False),
+    Index("ix_variant_assignments_campaign_variant", "campaign_id", "variant", "assigned_at"),
+)
+
+# Rollbacks as facts: one row per whole rollback or per refunded line, written by the rollback.
+measure_adjustments = Table(
+    "measure_adjustments",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("redemption_id", String(32), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # rollback | refund
+    Column("line_id", String(100)),
+    Column("quantity", Integer, nullable=False, server_default="0"),
+    Column("created_at", UTC, nullable=False),
+)
+
+# One row (id 1): how far the roll-ups have folded each kind of fact, and (PostgreSQL) the ends seen by
+# the previous fold, safe to fold once every transaction of this database running then has finished.
+measure_watermark = Table(
+    "measure_watermark",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("timezone", String(64), nullable=False),  # the days of the roll-ups are days there
+    Column("codes", BigInteger, nullable=False),
+    Column("events", BigInteger, nullable=False),
+    Column("adjustments", BigInteger, nullable=False),
+    Column("pending_codes", BigInteger),
+    Column("pending_events", BigInteger),
+    Column("pending_adjustments", BigInteger),
+    Column("updated_at", UTC, nullable=False),  # PostgreSQL: when the pending ends were read (its clock)
+)
+
+campaign_daily = Table(
+    "campaign_daily",
+    metadata,
+    Column("campaign_id", String(32), primary_key=True),
+    Column("variant", String(50), primary_key=True),  # "" outside any variant
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD in the shop's time zone
+    Column("redeemed", BigInteger, nullable=False),
+    Column("orders", BigInteger, nullable=False),
+    Column("revenue", BigInteger, nullable=False),
+    Column("cost_platform", BigInteger, nullable=False),
+    Column("cost_store", BigInteger, nullable=False),
+)
+
+store_daily = Table(
+    "store_daily",
+    metadata,
+    Column("campaign_id", String(32), primary_key=True),
+    Column("store_id", String(100), primary_key=True),  # "" for lines without a store
+    Column("borne_by", String(110), primary_key=True),  # platform or the issuing store's id
+    Column("day", String(10), primary_key=True),
+    Column("discount", BigInteger, nullable=False),
+    Index("ix_store_daily_day", "day"),
 )

@@ -167,6 +167,22 @@ class ClaimOfferPublic(BaseModel):
     claimed: int = Field(description="Coupons claimed so far")
 
 
+class VariantIn(Strict):
+    """One arm of an A/B test: its own discount (none: the control group) and its share of customers."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,50}$")]
+    discount: Discount | None = None
+    weight: Annotated[float, Field(strict=True, gt=0, le=1_000_000, allow_inf_nan=False)] = 1.0
+
+
+class VariantPublic(BaseModel):
+    name: str
+    discount: Discount | None
+    weight: float
+
+
+Variants = Annotated[list[VariantIn], Field(max_length=10)]
+
 Stacking = Literal["exclusive", "item", "order", "shipping"]
 Status = Literal["draft", "active", "paused", "archived"]
 
@@ -186,6 +202,7 @@ class CampaignCreate(Strict):
     public: Flag = False  # listed, with its codes, in the public feed GET /v1/public/coupons
     claim: ClaimOfferIn | None = None
     image_url: ImageUrl | None = Field(None, description="The campaign's picture on its coupon pages")
+    variants: Variants = Field([], description="An A/B test: each customer gets one variant's discount")
 
 
 class CampaignUpdate(Strict):
@@ -203,6 +220,7 @@ class CampaignUpdate(Strict):
     public: Flag | None = None
     claim: ClaimOfferIn | None = Field(None, description="Replaces the offer; what was claimed stays counted")
     image_url: ImageUrl | None = None
+    variants: Variants | None = Field(None, description="Replaces the variants; assignments stay")
 
 
 class CampaignStats(BaseModel):
@@ -229,6 +247,7 @@ class CampaignPublic(BaseModel):
     public: bool = False
     claim: ClaimOfferPublic | None = None
     image_url: str | None = None
+    variants: list[VariantPublic] = []
     stats: CampaignStats
     created_at: datetime
     updated_at: datetime

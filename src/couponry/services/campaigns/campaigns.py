@@ -34,7 +34,7 @@ def _checked(campaign_id: str, name: str, currency: str, fields: dict[str, Any])
             currency=currency,
             status=fields["status"],
             stacking=fields["stacking"],
-            definition={k: fields.get(k) for k in DEFINITION_KEYS},
+            definition=_definition(fields),
             **{k: limits.get(k) for k in LIMIT_KEYS},
         )
     except (KeyError, ValueError) as exc:  # pragma: no cover - the schema layer catches shapes first
@@ -62,10 +62,17 @@ def _row_values(fields: dict[str, Any]) -> dict[str, Any]:
         "currency": fields["currency"],
         "status": fields["status"],
         "stacking": fields["stacking"],
-        "definition": {k: fields.get(k) for k in DEFINITION_KEYS},
+        "definition": _definition(fields),
         "is_public": bool(fields.get("public", False)),
         **{k: limits.get(k) for k in LIMIT_KEYS},
     }
+
+
+def _definition(fields: dict[str, Any]) -> dict[str, Any]:
+    definition = {k: fields.get(k) for k in DEFINITION_KEYS}
+    if fields.get("variants"):  # an A/B test (services/reporting/variants.py)
+        definition["variants"] = fields["variants"]
+    return definition
 
 
 def _tracks(values: Any) -> bool:
@@ -101,6 +108,7 @@ def to_public(row: Any, stats: dict[str, int], claim: dict[str, Any] | None = No
         "public": row.is_public,
         "claim": claim,
         "image_url": d.get("image_url"),
+        "variants": d.get("variants") or [],
         "stats": dict(stats),
         "created_at": row.created_at,
         "updated_at": row.updated_at,

@@ -14,6 +14,7 @@ from couponry.adapters.db.campaign_usage import count_coupon_redemptions
 from couponry.adapters.db.engine import Database
 from couponry.adapters.db.snapshots import safe_normalize
 from couponry.adapters.db.tables import campaigns, coupons
+from couponry.adapters.db.variants import assign_variants
 from couponry.domain.codes import CodeConfig, check_code_space, display_form, generate, normalize
 from couponry.domain.errors import CodeTaken, InvalidInput, NotFound
 from couponry.services.access.actors import Actor, Permission, Role
@@ -46,6 +47,7 @@ def issue_codes(
         raise InvalidInput("codes", "give either codes or count")
     with db.write() as conn:
         campaign = load_visible(conn, actor, campaign_id)
+        assign_variants(conn, campaign_id, [customer_id], now, campaign.definition)  # A/B: sticky arm
         base = {"campaign_id": campaign_id, "customer_id": customer_id, "issued_at": now}
         if codes is not None:
             issued_vanity = _issue_vanity(conn, actor, codes, base)

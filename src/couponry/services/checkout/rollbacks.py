@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, text, update
 
+from couponry.adapters.db import adjustments
 from couponry.adapters.db.engine import Database
 from couponry.adapters.db.tables import campaigns, redemption_codes, redemption_lines, redemptions
 from couponry.adapters.db.usage import Usage, give_back, return_budget
@@ -90,8 +91,10 @@ def rollback(
             _check_access(conn, actor, redemption_id)
             if lines:
                 _refund_lines(conn, redemption_id, lines)
+                adjustments.record_refund(conn, redemption_id, lines, now)  # for the roll-ups
             else:
                 _roll_back_whole(conn, redemption_id, reason, now)
+                adjustments.record_rollback(conn, redemption_id, now)  # for the roll-ups
             body = load_body(conn, actor, redemption_id)
             if key:
                 idempotency.record(conn, actor.key_id, key, "rollback", req_hash, 200, body, now)

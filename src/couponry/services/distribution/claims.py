@@ -20,6 +20,7 @@ from couponry.adapters.db.campaign_rules import rules_from_row
 from couponry.adapters.db.engine import Database
 from couponry.adapters.db.segments import memberships
 from couponry.adapters.db.snapshots import load_customer
+from couponry.adapters.db.variants import assign_variants
 from couponry.domain.claims import MESSAGES, ClaimRefusal, eligible, refusal
 from couponry.domain.codes import CodeConfig, generate, normalize_generated
 from couponry.domain.coupon import CustomerProfile
@@ -181,6 +182,7 @@ def _claim(
             conn, campaign_id=campaign_id, customer_id=customer_id, draw=draw, event=event, now=now
         )
         body = {"code": display, **event}
+        assign_variants(conn, campaign_id, [customer_id], now, row.definition)  # A/B: sticky arm
         remember(body)
         store.take_stock_and_commit(conn, campaign_id)  # last: the hot row is locked until the commit
     except store.ClaimLost as lost:

@@ -23,6 +23,7 @@ from couponry.adapters.db.engine import Database
 from couponry.adapters.db.publishing import IssuedMail, Recipient, issue_batch
 from couponry.adapters.db.segments import load_segment, members_where
 from couponry.adapters.db.tables import campaigns, coupons, customers, jobs, publications, published_coupons
+from couponry.adapters.db.variants import assign_variants
 from couponry.domain.codes import CodeConfig, check_code_space
 from couponry.domain.errors import InvalidInput, InvalidState, NotFound
 from couponry.services.access.actors import Actor, Permission
@@ -173,6 +174,7 @@ def run_publication(db: Database, job: Any, progress: Callable[[Connection, int]
                 now=now,
                 mail=_mail(campaign, now, links) if pub.notify else None,
             )
+            assign_variants(conn, pub.campaign_id, [i.customer_id for i in issued], now, campaign.definition)
             done += walked
             after = cursor
             progress(conn, done)

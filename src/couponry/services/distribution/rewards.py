@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select
 
 from couponry.adapters.db.dialect import insert_ignoring_conflicts
 from couponry.adapters.db.tables import campaigns, coupons
+from couponry.adapters.db.variants import assign_variants
 from couponry.domain.codes import CodeConfig, generate, normalize_generated
 from couponry.services.messaging import events
 
@@ -57,5 +58,6 @@ def issue_package(
             if insert_ignoring_conflicts(conn, coupons, row):
                 break
         issued.append(IssuedCoupon(campaign.id, code, display))
+        assign_variants(conn, campaign.id, [customer_id], now, campaign.definition)  # A/B: sticky arm
         events.coupons_issued(conn, campaign.id, customer_id, [display], now)
     return issued

@@ -13,6 +13,7 @@ from datetime import timedelta
 from couponry.services.scheduling.scheduler import DAILY, JobContext, Registry, purge_runs
 
 OUTBOX_EVERY = timedelta(seconds=5)
+MEASURING_EVERY = timedelta(minutes=1)
 RUNS_KEPT = timedelta(days=7)  # past periods never run again; the rows are only history
 
 
@@ -24,6 +25,7 @@ def default_registry() -> Registry:
     from couponry.services.distribution.triggers import daily_triggers_job
     from couponry.services.messaging.delivery import deliver_outbox, purge_outbox_job
     from couponry.services.messaging.mails import expiry_reminders_job
+    from couponry.services.reporting.rollups import fold_job
 
     registry = Registry()  # a tick runs jobs in this order: what queues messages comes before delivery
     # 09:00 UTC: reminders arrive in the morning in Europe, not at midnight
@@ -33,4 +35,5 @@ def default_registry() -> Registry:
     registry.add("scheduler.purge_runs", DAILY, _purge_runs, offset=timedelta(hours=3))
     registry.add("outbox.purge", DAILY, purge_outbox_job, offset=timedelta(hours=3))
     registry.add("outbox.deliver", OUTBOX_EVERY, deliver_outbox)
+    registry.add("measuring.fold", MEASURING_EVERY, fold_job)  # roll-ups: redemptions into daily figures
     return registry

@@ -1,0 +1,1 @@
+"""Measuring campaigns: statistics, A/B test verdicts, settlement and reports."""
