@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,8 +45,19 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 10.0
     outbox_retention_days: int = 90  # settled mails and webhook events are forgotten after this
     scheduler_poll_seconds: float = 1.0
+    # the shop's time zone (IANA name): a wheel's free spins are counted per day in it
+    shop_timezone: str = "UTC"
     # GET /metrics answers only admin keys unless this is true (see docs/operations.md)
     metrics_public: bool = False
+
+    @field_validator("shop_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name, e.g. Europe/Paris)") from None
+        return value
 
 
 @lru_cache

@@ -176,7 +176,10 @@ def test_the_program_refuses_bad_settings_naming_the_field() -> None:
 
 
 def test_the_program_survives_a_round_trip_through_json() -> None:
-    multipliers = [{"factor": 1.5, "brands": ["acme"]}, {"factor": 2, "categories": ["shoes"]}]
+    multipliers = [
+        {"products": [], "categories": [], "brands": ["acme"], "factor": 1.5},
+        {"products": [], "categories": ["shoes"], "brands": [], "factor": 2},
+    ]
     body = {"earn_points": 2, "per_amount": 500, "point_value": 1, "pending_days": 14, "expiry_days": 90,
             "multipliers": multipliers}  # fmt: skip
     assert program_to_json(check_program(body)) == body

@@ -27,6 +27,7 @@ from couponry.api.routes import (
     coupon_center,
     coupons,
     customers,
+    loyalty,
     public,
     publications,
     segments,
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         public,
         unsubscribe,
         coupon_center,
+        loyalty,
     ):
         app.include_router(module.router)
 

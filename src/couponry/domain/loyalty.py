@@ -150,11 +150,9 @@ def program_to_json(program: Program) -> dict[str, Any]:
 
 def multiplier_to_json(m: Multiplier) -> dict[str, Any]:
     factor = int(m.factor) if m.factor.denominator == 1 else float(m.factor)
-    out: dict[str, Any] = {"factor": factor}
-    for name in ("products", "categories", "brands"):
-        if getattr(m, name):
-            out[name] = sorted(getattr(m, name))
-    return out
+    return {name: sorted(getattr(m, name)) for name in ("products", "categories", "brands")} | {
+        "factor": factor
+    }
 
 
 def program_from_json(data: Mapping[str, Any]) -> Program:

@@ -42,6 +42,15 @@ class CustomerIn(BaseModel):
     )
 
 
+class OrderLineIn(BaseModel):
+    """A line of a completed order as the loyalty program reads it: its amount after discounts."""
+
+    product_id: Label | None = None
+    category: Label | None = None
+    brand: Label | None = None
+    amount: Amount
+
+
 class EventIn(BaseModel):
     type: Literal["order.completed", "order.refunded", "customer.created"]
     customer_id: CustomerId
@@ -49,3 +58,9 @@ class EventIn(BaseModel):
     amount: Amount | None = None
     currency: Currency | None = None
     occurred_at: Timestamp | None = Field(None, description="When it happened (default: when received)")
+    lines: list[OrderLineIn] | None = Field(
+        None,
+        max_length=1000,
+        description="order.completed: the order's lines (loyalty points are earned per line after discounts; "
+        "without lines, `amount` earns at the base rate)",
+    )
