@@ -190,3 +190,15 @@ def test_draw_maps_each_pick_to_its_weight_and_never_to_a_zero_weight() -> None:
     assert [draw(weights, pick) for pick in range(4)] == [0, 0, 0, 2]
     with pytest.raises(ValueError):
         draw([0, 0], 0)
+
+
+def test_draws_with_secrets_follow_the_weights() -> None:
+    import secrets
+
+    from scipy.stats import chisquare
+
+    weights = [50, 30, 15, 5, 0]
+    drawn = [draw(weights, secrets.randbelow(sum(weights))) for _ in range(10_000)]
+    assert drawn.count(4) == 0
+    observed = [drawn.count(i) for i in range(4)]
+    assert chisquare(observed, [10_000 * w / 100 for w in weights[:4]]).pvalue > 1e-5, observed
