@@ -225,7 +225,8 @@ def bench(
     only: Annotated[
         str | None,
         typer.Option(
-            help="comma-separated: pricing,validation,redemption,codes,distribution,claims,cpu,latency"
+            help="comma-separated: pricing,validation,redemption,codes,distribution,claims,loyalty,cpu,"
+            "latency"
         ),
     ] = None,
     output: Annotated[str | None, typer.Option(help="also write the report to this Markdown file")] = None,

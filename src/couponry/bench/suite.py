@@ -12,6 +12,8 @@ through pgbench, or the plainest bulk insert), with the ratio and the target fro
 - cpu: server CPU time per request (validation, redemption) beside a bare FastAPI endpoint (cpu.py);
 - latency: validation p99 at an open-loop fixed rate of half the maximum throughput (openloop.py).
 - claims: claims on one hot campaign with stock, PostgreSQL, 4 server processes (claims.py).
+- loyalty: earning on order.completed events over HTTP beside a raw ledger INSERT, and maturing
+  1,000,000 pending lots beside the same rows in raw SQL, PostgreSQL (loyalty.py).
 
 `run_all(quick, only)` returns the report as Markdown. Quick mode runs each part for seconds.
 """
@@ -28,7 +30,9 @@ from datetime import UTC, datetime
 
 from couponry.bench.common import Section, machine, postgres_version
 
-PARTS = ("pricing", "validation", "redemption", "codes", "distribution", "claims", "cpu", "latency")
+PARTS = (
+    "pricing", "validation", "redemption", "codes", "distribution", "claims", "loyalty", "cpu", "latency",
+)  # fmt: skip
 
 
 def _runner(name: str) -> Callable[[bool], Section]:
@@ -46,6 +50,8 @@ def _runner(name: str) -> Callable[[bool], Section]:
         from couponry.bench.openloop import run
     elif name == "claims":
         from couponry.bench.claims import run
+    elif name == "loyalty":
+        from couponry.bench.loyalty import run
     else:
         from couponry.bench.codes import run
     return run

@@ -567,7 +567,13 @@ points_lots = Table(
     Column("matures_at", UTC, nullable=False),
     Column("expires_at", UTC, nullable=False),
     Column("created_at", UTC, nullable=False),
-    Index("ix_points_lots_due", "matured", "matures_at"),
+    # the pending lots only, by due time: the maturing job reads the first due ones, batch after batch
+    Index(
+        "ix_points_lots_due",
+        "matures_at",
+        postgresql_where=text("NOT matured"),
+        sqlite_where=text("matured = 0"),
+    ),
 )
 rewards = Table(
     "rewards",

@@ -35,18 +35,15 @@ PAGE = 500
 
 def mature_points(db: Database, now: datetime, batch: int = MATURE_BATCH) -> int:
     """Make every lot due by `now` available (a `matured` entry for what the order still holds);
-    returns the points matured."""
-    matured, after = 0, 0
+    returns the points matured. Each batch takes the first due lots of the partial index of pending
+    lots; the lots it flips leave that index, so the next batch starts where it stopped."""
+    matured = 0
     while True:
         with db.write() as conn:
             due = conn.execute(
                 select(points_lots.c.id, points_lots.c.customer_id)
-                .where(
-                    points_lots.c.matured.is_(False),
-                    points_lots.c.matures_at <= now,
-                    points_lots.c.id > after,
-                )
-                .order_by(points_lots.c.id)
+                .where(~points_lots.c.matured, points_lots.c.matures_at <= now)
+                .order_by(points_lots.c.matures_at)
                 .limit(batch)
             ).all()
             if not due:
@@ -57,7 +54,6 @@ def mature_points(db: Database, now: datetime, batch: int = MATURE_BATCH) -> int
                 matured += _mature_in_sql(conn, ids, now)
             else:
                 matured += _mature_rows(conn, ids, now)
-        after = ids[-1]
 
 
 def _lock_accounts(conn: Connection, customer_ids: list[str]) -> None:

@@ -82,7 +82,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("points_lots", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_points_lots_customer_id"), ["customer_id"], unique=False)
-        batch_op.create_index("ix_points_lots_due", ["matured", "matures_at"], unique=False)
+        batch_op.create_index(
+            "ix_points_lots_due",
+            ["matures_at"],
+            unique=False,
+            postgresql_where=sa.text("NOT matured"),
+            sqlite_where=sa.text("matured = 0"),
+        )
 
     op.create_table(
         "reward_exchanges",
