@@ -35,14 +35,26 @@ def test_10000_spins_follow_the_weights(db: Database) -> None:
         {"kind": "points", "points": 5, "weight": 5},
     ]
     wheel = wheels.create_wheel(
-        db, SYSTEM, {"name": "w", "cost_points": 0, "free_spins_per_day": 10_000, "prizes": prizes}, T0
+        db, SYSTEM, {"name": "w", "cost_points": 0, "free_spins_per_day": 1_250, "prizes": prizes}, T0
     )
-    program.join(db, SYSTEM, "spinner", T0)
-    # when a member spins 10,000 times
-    drawn = Counter(
-        wheels.spin(db, SYSTEM, wheel["id"], "spinner", T0, UTC_ZONE)["prize"]["position"]
-        for _ in range(10_000)
-    )
+    spinners = [f"spinner{i}" for i in range(8)]
+    for spinner in spinners:
+        program.join(db, SYSTEM, spinner, T0)
+    # when 8 members spin 1,250 times each, at once (10,000 spins)
+    positions: list[list[int]] = [[] for _ in spinners]
+
+    def spin_many(spinner: str) -> None:
+        mine = positions[spinners.index(spinner)]
+        for _ in range(1_250):
+            mine.append(wheels.spin(db, SYSTEM, wheel["id"], spinner, T0, UTC_ZONE)["prize"]["position"])
+
+    threads = [threading.Thread(target=spin_many, args=(s,)) for s in spinners]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    drawn = Counter(p for mine in positions for p in mine)
+    assert sum(drawn.values()) == 10_000
     # then the frequencies are those of the weights (a true draw fails this 1 time in 100,000)
     observed = [drawn[i] for i in range(4)]
     expected = [10_000 * w / sum(weights) for w in weights]

@@ -55,6 +55,8 @@ BUCKETS = ("pending", "available")
 MAX_MULTIPLIERS = 100
 MAX_FACTOR = 100
 EXPIRING_SOON_DAYS = 30  # what GET /points and the monthly statement list as "expiring soon"
+MAX_ORDER_POINTS = 10**12  # an order earns at most this: balances stay far from 64-bit limits
+MAX_EARN_POINTS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +99,12 @@ class OrderLine:
 # --- the program ----------------------------------------------------------------------------------
 
 
-def _positive_int(body: Mapping[str, Any], name: str, default: int, low: int = 1) -> int:
+def _positive_int(
+    body: Mapping[str, Any], name: str, default: int, low: int = 1, high: int = 2**53 - 1
+) -> int:
     value = body.get(name, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise InvalidInput(name, f"must be an integer >= {low}")
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise InvalidInput(name, f"must be an integer from {low} to {high}")
     return value
 
 
@@ -128,7 +132,7 @@ def check_program(body: Mapping[str, Any]) -> Program:
             raise InvalidInput("multipliers", "each names products, categories or brands")
         multipliers.append(Multiplier(_factor(item.get("factor")), **names))
     return Program(
-        earn_points=_positive_int(body, "earn_points", 1),
+        earn_points=_positive_int(body, "earn_points", 1, high=MAX_EARN_POINTS),
         per_amount=_positive_int(body, "per_amount", 1000),
         point_value=_positive_int(body, "point_value", 1),
         pending_days=_positive_int(body, "pending_days", 30, low=0),

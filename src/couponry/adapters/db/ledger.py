@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy import Connection, case, func, select, text, update
 
 from couponry.adapters.db.dialect import insert_ignoring_conflicts
 from couponry.adapters.db.tables import loyalty_accounts, points_ledger
@@ -101,6 +101,60 @@ def append(
         available += changes(e.kind, e.points, e.bucket).available
         written.append(Written(entry_id, e, available))
     return written
+
+
+_EARN_POSTGRES = text(
+    """
+    WITH acc AS (
+        SELECT customer_id FROM loyalty_accounts WHERE customer_id = :c AND member FOR UPDATE
+    ), lot AS (
+        INSERT INTO points_lots (customer_id, order_id, order_amount, earned, reversed, matured, matures_at,
+                                 expires_at, created_at)
+        SELECT :c, :o, :amount, :p, 0, false, :matures, :expires, :now FROM acc
+        ON CONFLICT (order_id) DO NOTHING
+        RETURNING customer_id
+    ), ins AS (
+        INSERT INTO points_ledger (customer_id, kind, bucket, points, pending_change, available_change,
+                                   lifetime_change, source_type, source_id, created_at)
+        SELECT :c, 'earned', 'pending', :p, :p, 0, :p, 'order', :o, :now FROM lot
+        RETURNING id
+    ), upd AS (
+        UPDATE loyalty_accounts SET pending = pending + :p, lifetime = lifetime + :p, updated_at = :now
+        WHERE customer_id = :c AND EXISTS (SELECT 1 FROM ins)
+        RETURNING available
+    )
+    SELECT ins.id, upd.available FROM ins, upd
+    """
+)
+
+
+def earn_in_one_statement(
+    conn: Connection,
+    customer_id: str,
+    order_id: str,
+    order_amount: int,
+    points: int,
+    matures_at: datetime,
+    expires_at: datetime,
+    now: datetime,
+) -> Written | None:
+    """PostgreSQL: a member's order lot, its `earned` entry and the balances in one statement (the
+    account row locked first, as every writer does); None for a non-member or an order seen before."""
+    row = conn.execute(
+        _EARN_POSTGRES,
+        {
+            "c": customer_id,
+            "o": order_id,
+            "amount": order_amount,
+            "p": points,
+            "matures": matures_at,
+            "expires": expires_at,
+            "now": now,
+        },  # fmt: skip
+    ).first()
+    if row is None:
+        return None
+    return Written(row.id, NewEntry("earned", points, "order", order_id, bucket="pending"), row.available)
 
 
 def spend(conn: Connection, customer_id: str, points: int, now: datetime) -> int | None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
 from couponry.api.schemas.common import (
+    MAX_AMOUNT,
     Amount,
     Attributes,
     Currency,
@@ -64,3 +65,9 @@ class EventIn(BaseModel):
         description="order.completed: the order's lines (loyalty points are earned per line after discounts; "
         "without lines, `amount` earns at the base rate)",
     )
+
+    @model_validator(mode="after")
+    def _lines_add_up_to_an_amount(self) -> EventIn:
+        if self.lines and sum(line.amount for line in self.lines) > MAX_AMOUNT:
+            raise ValueError(f"lines: the amounts add up to more than {MAX_AMOUNT}")
+        return self

@@ -35,7 +35,9 @@ class MultiplierIn(BaseModel):
 class ProgramIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    earn_points: Points = Field(1, description="Points earned per `per_amount` spent")
+    earn_points: Annotated[int, Field(strict=True, ge=1, le=1_000_000)] = Field(
+        1, description="Points earned per `per_amount` spent"
+    )
     per_amount: Points = Field(1000, description="Minor units of spend that earn `earn_points`")
     point_value: Points = Field(1, description="What a point is worth, in minor units")
     pending_days: DayCount = Field(30, description="Days after the order before its points are available")
