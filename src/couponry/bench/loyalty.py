@@ -264,7 +264,10 @@ def run(quick: bool) -> Section:
         section.notes.append(f"Skipped: PostgreSQL is needed ({why_not}).")
         return section
     for part in (_earning, _maturing):
-        rows, notes = part(quick)
+        try:
+            rows, notes = part(quick)
+        except Exception as exc:  # one part failing (a loaded machine) must not hide the other's figures
+            rows, notes = [], [f"{part.__name__.strip('_')} FAILED: {type(exc).__name__}: {exc}"]
         section.rows += rows
         section.notes += notes
     section.notes.append(
