@@ -567,9 +567,10 @@ points_lots = Table(
     Column("matures_at", UTC, nullable=False),
     Column("expires_at", UTC, nullable=False),
     Column("created_at", UTC, nullable=False),
-    # the pending lots only, by due time: the maturing job reads the first due ones, batch after batch
+    # the pending lots only, by customer: the maturing job takes the due lots of a page of customers
     Index(
         "ix_points_lots_due",
+        "customer_id",
         "matures_at",
         postgresql_where=text("NOT matured"),
         sqlite_where=text("matured = 0"),

@@ -26,7 +26,7 @@ from couponry.services.loyalty.ledger import announce
 from couponry.services.messaging.mails import queue_points_statement
 from couponry.services.scheduling.scheduler import JobContext
 
-MATURE_BATCH = 5000
+MATURE_BATCH = 1000  # customers per transaction
 PAGE = 500
 
 
@@ -35,25 +35,36 @@ PAGE = 500
 
 def mature_points(db: Database, now: datetime, batch: int = MATURE_BATCH) -> int:
     """Make every lot due by `now` available (a `matured` entry for what the order still holds);
-    returns the points matured. Each batch takes the first due lots of the partial index of pending
-    lots; the lots it flips leave that index, so the next batch starts where it stopped."""
-    matured = 0
+    returns the points matured. A batch is every due lot of the next `batch` customers (in id order,
+    from the partial index of pending lots), so each account is locked and moved once per run."""
+    matured, after = 0, ""
+    lots = points_lots.c
     while True:
         with db.write() as conn:
-            due = conn.execute(
-                select(points_lots.c.id, points_lots.c.customer_id)
-                .where(~points_lots.c.matured, points_lots.c.matures_at <= now)
-                .order_by(points_lots.c.matures_at)
-                .limit(batch)
-            ).all()
-            if not due:
+            customer_ids = list(
+                conn.execute(
+                    select(lots.customer_id)
+                    .where(~lots.matured, lots.matures_at <= now, lots.customer_id > after)
+                    .group_by(lots.customer_id)
+                    .order_by(lots.customer_id)
+                    .limit(batch)
+                ).scalars()
+            )
+            if not customer_ids:
                 return matured
-            ids = [r.id for r in due]
-            _lock_accounts(conn, sorted({r.customer_id for r in due}))
+            _lock_accounts(conn, customer_ids)
+            ids = list(
+                conn.execute(
+                    select(lots.id).where(
+                        lots.customer_id.in_(customer_ids), ~lots.matured, lots.matures_at <= now
+                    )
+                ).scalars()
+            )
             if conn.dialect.name == "postgresql":
                 matured += _mature_in_sql(conn, ids, now)
             else:
                 matured += _mature_rows(conn, ids, now)
+        after = customer_ids[-1]
 
 
 def _lock_accounts(conn: Connection, customer_ids: list[str]) -> None:

@@ -84,7 +84,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_points_lots_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(
             "ix_points_lots_due",
-            ["matures_at"],
+            ["customer_id", "matures_at"],
             unique=False,
             postgresql_where=sa.text("NOT matured"),
             sqlite_where=sa.text("matured = 0"),
