@@ -10,8 +10,8 @@ import typer
 
 from couponry.cli_codes import codes_app
 from couponry.cli_customers import customers_app
-from couponry.cli_users import users_app
 from couponry.cli_report import report_app
+from couponry.cli_users import users_app
 
 app = typer.Typer(help="Couponry: coupon campaigns, codes, validation and redemption.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -256,8 +256,8 @@ def bench(
     only: Annotated[
         str | None,
         typer.Option(
-            help="comma-separated: pricing,validation,redemption,codes,distribution,claims,cpu,latency,"
-            "measuring,rollups"
+            help="comma-separated: pricing,validation,redemption,codes,distribution,claims,loyalty,cpu,"
+            "latency,measuring,rollups"
         ),
     ] = None,
     output: Annotated[str | None, typer.Option(help="also write the report to this Markdown file")] = None,

@@ -44,7 +44,7 @@ def campaigns(
     db = Database(settings.database_url, pool_size=1)
     upgrade(db.engine)
     try:
-        period, rows = campaign_rows(db, SYSTEM, start, end, settings.timezone, utcnow())
+        period, rows = campaign_rows(db, SYSTEM, start, end, settings.shop_timezone, utcnow())
     except CouponryError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(2) from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 10.0
     outbox_retention_days: int = 90  # settled mails and webhook events are forgotten after this
     scheduler_poll_seconds: float = 1.0
+    # the shop's time zone (IANA name): the days of statistics and reports, a wheel's free spins a day
+    shop_timezone: str = "UTC"
     # GET /metrics answers only admin keys unless this is true (see docs/operations.md)
     metrics_public: bool = False
     # web pages (couponry.web): how long a sign-in lasts, and failed sign-ins per e-mail and window
@@ -55,13 +57,14 @@ class Settings(BaseSettings):
     signin_slow_after: int = 3
     signin_block_after: int = 10
     signin_window_seconds: int = 900
-    # the shop's time zone: the days of campaign statistics and reports are days there (docs/measuring.md)
-    timezone: str = "UTC"
 
-    @field_validator("timezone")
+    @field_validator("shop_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        ZoneInfo(value)  # an unknown zone fails at start-up, not in the first report
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name, e.g. Europe/Paris)") from None
         return value
 
 

@@ -33,7 +33,7 @@ def test_on_signup_both_sides_are_rewarded_once_and_the_inviter_trigger_fires(ad
         invitee_campaign_id=for_invitee["id"],
         inviter_points=50,
     )
-    assert saved["inviter_points"] == 50 and saved["inviter_points_credited"] is False
+    assert saved["inviter_points"] == 50 and saved["inviter_points_credited"] is True
     assert admin.get("/v1/referral-program").json()["reward_on"] == "signup"
     trigger(admin, event="referral.completed", campaign_ids=[bonus["id"]], per_customer=5)
     host, code = inviter(admin)

@@ -27,6 +27,7 @@ from couponry.api.routes import (
     coupon_center,
     coupons,
     customers,
+    loyalty,
     portal_links,
     public,
     publications,
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         coupon_center,
         portal_links,
         reports,
+        loyalty,
     ):
         app.include_router(module.router)
 

@@ -14,6 +14,8 @@ through pgbench, or the plainest bulk insert), with the ratio and the target fro
 - claims: claims on one hot campaign with stock, PostgreSQL, 4 server processes (claims.py).
 - measuring: campaign stats over 1,000,000 redemptions beside the raw aggregate; rollups: redemption
   throughput with the roll-ups' machinery on and off, PostgreSQL (measuring.py).
+- loyalty: earning on order.completed events over HTTP beside a raw ledger INSERT, and maturing
+  1,000,000 pending lots beside the same rows in raw SQL, PostgreSQL (loyalty.py).
 
 `run_all(quick, only)` returns the report as Markdown. Quick mode runs each part for seconds.
 """
@@ -31,8 +33,8 @@ from datetime import UTC, datetime
 from couponry.bench.common import Section, machine, postgres_version
 
 PARTS = (
-    "pricing", "validation", "redemption", "codes", "distribution", "claims", "cpu", "latency", "measuring",
-    "rollups",
+    "pricing", "validation", "redemption", "codes", "distribution", "claims", "loyalty", "cpu", "latency",
+    "measuring", "rollups",
 )  # fmt: skip
 
 
@@ -55,6 +57,8 @@ def _runner(name: str) -> Callable[[bool], Section]:
         from couponry.bench.measuring import run
     elif name == "rollups":
         from couponry.bench.measuring import run_throughput as run
+    elif name == "loyalty":
+        from couponry.bench.loyalty import run
     else:
         from couponry.bench.codes import run
     return run

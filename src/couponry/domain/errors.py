@@ -11,6 +11,7 @@
     │   ├── IdempotencyConflict      409  idempotency_conflict
     │   ├── RedemptionRefused        409  redemption_refused (carries each code's reason)
     │   ├── ClaimRefused             409  out_of_stock, claim_limit_reached, claim_not_open, not_claimable
+    │   ├── PointsRefused            409  insufficient_points, out_of_stock, not_a_member, no_spins_left
     │   └── InvalidState             409  e.g. already_rolled_back, reservation_not_active
     ├── Unauthorized                 401  unauthorized
     ├── Forbidden                    403  forbidden
@@ -110,6 +111,13 @@ class ClaimRefused(Conflict):
 
     code = "not_claimable"
     title = "Claim refused"
+
+
+class PointsRefused(Conflict):
+    """A loyalty exchange, spin or adjustment was refused; `code` says why (nothing was written)."""
+
+    code = "insufficient_points"
+    title = "Refused by the loyalty program"
 
 
 class InvalidState(Conflict):

@@ -500,7 +500,7 @@ referral_rewards = Table(
     Column("order_id", String(200)),  # the qualifying first order (reward_on first_order)
     Column("inviter_code", String(64)),
     Column("invitee_code", String(64)),
-    Column("inviter_points", BigInteger, nullable=False),  # recorded; not credited before loyalty exists
+    Column("inviter_points", BigInteger, nullable=False),  # credited to the inviter's points ledger
     Column("rewarded_at", UTC, nullable=False),
 )
 
@@ -604,4 +604,144 @@ store_daily = Table(
     Column("day", String(10), primary_key=True),
     Column("discount", BigInteger, nullable=False),
     Index("ix_store_daily_day", "day"),
+)
+
+# --- loyalty ---------------------------------------------------------------------------------------
+# Ledger ids are assigned by the database (set-based maturing inserts thousands of entries at once).
+LedgerId = BigInteger().with_variant(Integer, "sqlite")
+
+# The program: one row (id 1); `settings` is domain.loyalty.program_to_json.
+loyalty_program = Table(
+    "loyalty_program",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("settings", JSON, nullable=False),
+    Column("updated_at", UTC, nullable=False),
+)
+# One row per customer who joined or was credited: membership, and the balances cached for the
+# conditional UPDATEs that spend points (`available >= cost`). Every change to them is written in the
+# transaction of the ledger entries that make it, so they always equal the ledger's sums.
+loyalty_accounts = Table(
+    "loyalty_accounts",
+    metadata,
+    Column("customer_id", String(100), primary_key=True),
+    Column("member", Boolean, nullable=False),
+    Column("joined_at", UTC),
+    Column("left_at", UTC),
+    Column("pending", BigInteger, nullable=False, server_default="0"),
+    Column("available", BigInteger, nullable=False, server_default="0"),
+    Column("lifetime", BigInteger, nullable=False, server_default="0"),
+    Column("expiry_checked_until", UTC),  # lots expiring up to here were expired
+    Column("statement_month", String(7)),  # the last month a statement was queued for (YYYY-MM)
+    Column("updated_at", UTC, nullable=False),
+)
+# Append-only. Each entry carries the change it makes to each balance (domain.loyalty.changes), so a
+# balance is one SUM. Credits to available carry the expiry date of their lot.
+points_ledger = Table(
+    "points_ledger",
+    metadata,
+    Column("id", LedgerId, primary_key=True, autoincrement=True),
+    Column("customer_id", String(100), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("bucket", String(10), nullable=False),  # pending | available: which balance `points` moves
+    Column("points", BigInteger, nullable=False),
+    Column("pending_change", BigInteger, nullable=False),
+    Column("available_change", BigInteger, nullable=False),
+    Column("lifetime_change", BigInteger, nullable=False),
+    Column("source_type", String(16), nullable=False),  # order reward spin adjustment referral expiry
+    Column("source_id", String(200), nullable=False),
+    Column("reason", String(500)),
+    Column("expires_at", UTC),
+    Column("created_at", UTC, nullable=False),
+    Index("ix_points_ledger_customer", "customer_id", "id"),
+    Index("ix_points_ledger_expires_at", "expires_at"),
+)
+# The pending points of one order (a lot). Its order id is unique: an order earns once.
+points_lots = Table(
+    "points_lots",
+    metadata,
+    Column("id", LedgerId, primary_key=True, autoincrement=True),
+    Column("customer_id", String(100), nullable=False, index=True),
+    Column("order_id", String(200), nullable=False, unique=True),
+    Column("order_amount", BigInteger, nullable=False),
+    Column("earned", BigInteger, nullable=False),
+    Column("reversed", BigInteger, nullable=False, server_default="0"),  # taken back while pending
+    Column("matured", Boolean, nullable=False, server_default="0"),
+    Column("matures_at", UTC, nullable=False),
+    Column("expires_at", UTC, nullable=False),
+    Column("created_at", UTC, nullable=False),
+    # the pending lots only, by customer: the maturing job takes the due lots of a page of customers
+    Index(
+        "ix_points_lots_due",
+        "customer_id",
+        "matures_at",
+        postgresql_where=text("NOT matured"),
+        sqlite_where=text("matured = 0"),
+    ),
+)
+rewards = Table(
+    "rewards",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("campaign_id", String(32), nullable=False),
+    Column("stock", Integer),  # NULL: unlimited
+    Column("issued", Integer, nullable=False, server_default="0"),
+    Column("created_at", UTC, nullable=False),
+    CheckConstraint("stock IS NULL OR issued <= stock", name="within_stock"),
+)
+reward_exchanges = Table(
+    "reward_exchanges",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("reward_id", String(32), nullable=False, index=True),
+    Column("customer_id", String(100), nullable=False, index=True),
+    Column("code", String(64)),
+    Column("points", BigInteger, nullable=False),
+    Column("created_at", UTC, nullable=False),
+)
+wheels = Table(
+    "wheels",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("cost_points", BigInteger, nullable=False),
+    Column("free_spins_per_day", Integer, nullable=False),
+    Column("created_at", UTC, nullable=False),
+)
+wheel_prizes = Table(
+    "wheel_prizes",
+    metadata,
+    Column("wheel_id", String(32), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(16), nullable=False),  # coupon | points | nothing
+    Column("campaign_id", String(32)),
+    Column("points", BigInteger),
+    Column("weight", Integer, nullable=False),
+    Column("stock", Integer),  # NULL: unlimited
+    Column("given", Integer, nullable=False, server_default="0"),
+    CheckConstraint("stock IS NULL OR given <= stock", name="within_stock"),
+)
+# Free spins used per customer and shop-local day; `used <= free_spins_per_day` is held by the UPDATE.
+wheel_free_spins = Table(
+    "wheel_free_spins",
+    metadata,
+    Column("wheel_id", String(32), primary_key=True),
+    Column("customer_id", String(100), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("used", Integer, nullable=False, server_default="0"),
+)
+wheel_spins = Table(
+    "wheel_spins",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("wheel_id", String(32), nullable=False, index=True),
+    Column("customer_id", String(100), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("code", String(64)),
+    Column("points_paid", BigInteger, nullable=False),
+    Column("free", Boolean, nullable=False),
+    Column("created_at", UTC, nullable=False),
 )

@@ -34,7 +34,7 @@ CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "descripti
 
 
 def _zone(request: Request) -> str:
-    return request.app.state.settings.timezone
+    return request.app.state.settings.shop_timezone
 
 
 @router.get("/v1/campaigns/{campaign_id}/stats", response_model=CampaignStatsPublic)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
 from couponry.api.schemas.common import (
+    MAX_AMOUNT,
     Amount,
     Attributes,
     Currency,
@@ -42,6 +43,15 @@ class CustomerIn(BaseModel):
     )
 
 
+class OrderLineIn(BaseModel):
+    """A line of a completed order as the loyalty program reads it: its amount after discounts."""
+
+    product_id: Label | None = None
+    category: Label | None = None
+    brand: Label | None = None
+    amount: Amount
+
+
 class EventIn(BaseModel):
     type: Literal["order.completed", "order.refunded", "customer.created"]
     customer_id: CustomerId
@@ -49,3 +59,15 @@ class EventIn(BaseModel):
     amount: Amount | None = None
     currency: Currency | None = None
     occurred_at: Timestamp | None = Field(None, description="When it happened (default: when received)")
+    lines: list[OrderLineIn] | None = Field(
+        None,
+        max_length=1000,
+        description="order.completed: the order's lines (loyalty points are earned per line after discounts; "
+        "without lines, `amount` earns at the base rate)",
+    )
+
+    @model_validator(mode="after")
+    def _lines_add_up_to_an_amount(self) -> EventIn:
+        if self.lines and sum(line.amount for line in self.lines) > MAX_AMOUNT:
+            raise ValueError(f"lines: the amounts add up to more than {MAX_AMOUNT}")
+        return self

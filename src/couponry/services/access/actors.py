@@ -31,6 +31,8 @@ class Permission(StrEnum):
     READ_METRICS = "read_metrics"
     CLAIM = "claim"  # the coupon center: list what is claimable, claim on a customer's behalf
     MANAGE_TRIGGERS = "manage_triggers"  # triggers and the referral program
+    MANAGE_LOYALTY = "manage_loyalty"  # the loyalty program, rewards, wheels, adjustments
+    LOYALTY = "loyalty"  # on a customer's behalf: join, leave, read points, exchange, spin
 
 
 _ALL = frozenset(Permission)
@@ -53,7 +55,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
         {Permission.VALIDATE, Permission.REDEEM, Permission.RESERVE, Permission.READ_COUPONS}
     ),
     Role.STOREFRONT: frozenset(
-        {Permission.VALIDATE, Permission.RESERVE, Permission.WALLET, Permission.CLAIM}
+        {Permission.VALIDATE, Permission.RESERVE, Permission.WALLET, Permission.CLAIM, Permission.LOYALTY}
     ),
 }
 

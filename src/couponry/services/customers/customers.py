@@ -23,6 +23,7 @@ from couponry.services.customers.profiles import (
 )
 from couponry.services.distribution import referrals
 from couponry.services.distribution.triggers import on_occurrence
+from couponry.services.loyalty import ledger as loyalty
 
 EVENT_TYPES = ("order.completed", "order.refunded", "customer.created")
 
@@ -103,6 +104,8 @@ def record_event(db: Database, actor: Actor, event: dict[str, Any], now: datetim
     if not ref:
         raise InvalidInput("order_id", f"is required for {kind}")
     amount = event.get("amount")
+    if amount is None and event.get("lines") and kind == "order.completed":
+        amount = sum(int(line.get("amount") or 0) for line in event["lines"])
     if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool) or amount < 0):
         raise InvalidInput("amount", "must be a non-negative integer in minor units")
     occurred_at = _occurred_at(event.get("occurred_at"), now)
@@ -118,7 +121,11 @@ def record_event(db: Database, actor: Actor, event: dict[str, Any], now: datetim
             if kind == "order.completed":
                 _count_order(conn, customer_id, +1, amount or 0, now, occurred_at)
                 referrals.on_order_completed(conn, customer_id, ref, now)
+                loyalty.on_order_completed(
+                    conn, customer_id, ref, loyalty.order_lines({**event, "amount": amount}), occurred_at, now
+                )
             elif kind == "order.refunded":
+                loyalty.on_order_refunded(conn, customer_id, ref, amount, now)
                 if amount is None:  # the whole order: what it was completed with
                     amount = _completed_amount(conn, ref)
                 _count_order(conn, customer_id, -1, -amount, now, None)

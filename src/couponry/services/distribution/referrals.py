@@ -4,7 +4,8 @@ The program (one row) says when an invitee qualifies: at sign-up (the first PUT 
 or at the first completed order. The reward runs in that PUT's or that event's transaction: one
 `referral_rewards` row per invitee (its primary key is "once"), a coupon of `inviter_campaign_id` to
 the inviter and of `invitee_campaign_id` to the invitee, and the `referral.completed` triggers fire for
-the inviter. `inviter_points` is recorded on the reward; it is credited once the loyalty ledger exists.
+the inviter. `inviter_points` is recorded on the reward and credited to the inviter's points ledger
+(a `bonus` entry, services/loyalty) in the same transaction.
 
 Self-referral and unknown codes are refused when the profile is saved (services/customers/profiles.py).
 Only `order.completed` qualifies an order, once per invitee; a qualifying order refunded later does not
@@ -26,6 +27,7 @@ from couponry.domain.triggers import Occurrence
 from couponry.services.access.actors import Actor, Permission
 from couponry.services.distribution.rewards import issuable_campaigns, issue_package
 from couponry.services.distribution.triggers import check_campaigns_exist, on_occurrence
+from couponry.services.loyalty.ledger import credit_bonus
 
 REWARD_ON = ("signup", "first_order")
 PROGRAM_ID = 1
@@ -37,7 +39,7 @@ def _body(row: Any) -> dict[str, Any]:
         "inviter_campaign_id": row.inviter_campaign_id,
         "invitee_campaign_id": row.invitee_campaign_id,
         "inviter_points": row.inviter_points,
-        "inviter_points_credited": False,  # the loyalty ledger does not exist yet
+        "inviter_points_credited": True,  # to the inviter's points ledger, as a bonus entry
         "updated_at": row.updated_at,
     }
 
@@ -125,4 +127,6 @@ def _reward(
             issued = issue_package(conn, issuable_campaigns(conn, [campaign_id]), customer_id, now)
             codes[f"{side}_code"] = issued[0].display_code if issued else None
     conn.execute(update(referral_rewards).where(referral_rewards.c.invitee_id == invitee_id).values(**codes))
+    if program.inviter_points > 0:
+        credit_bonus(conn, inviter_id, program.inviter_points, "referral", invitee_id, now, reason="referral")
     on_occurrence(conn, Occurrence("referral.completed", inviter_id, invitee_id, now), now)

@@ -35,7 +35,7 @@ def fold(db: Database, timezone: str, now: datetime, *, seconds: float = 20.0, r
 
 
 def fold_job(ctx: JobContext) -> None:
-    fold(ctx.db, ctx.settings.timezone, ctx.now)
+    fold(ctx.db, ctx.settings.shop_timezone, ctx.now)
 
 
 @contextmanager

@@ -23,6 +23,7 @@ def _purge_runs(ctx: JobContext) -> None:
 
 def default_registry() -> Registry:
     from couponry.services.distribution.triggers import daily_triggers_job
+    from couponry.services.loyalty.jobs import expire_job, mature_job, statement_job
     from couponry.services.messaging.delivery import deliver_outbox, purge_outbox_job
     from couponry.services.messaging.mails import expiry_reminders_job
     from couponry.services.reporting.rollups import fold_job
@@ -32,6 +33,11 @@ def default_registry() -> Registry:
     registry.add("mail.expiry_reminders", DAILY, expiry_reminders_job, offset=timedelta(hours=9))
     # 08:00 UTC: birthdays, anniversaries and second new-user packages (their mails go out at once)
     registry.add("triggers.daily", DAILY, daily_triggers_job, offset=timedelta(hours=8))
+    # loyalty: pending points mature within the quarter hour they are due; expiry runs daily (01:00 UTC)
+    # after maturing; last month's statements are queued from the 1st, 07:00 UTC
+    registry.add("loyalty.mature", timedelta(minutes=15), mature_job)
+    registry.add("loyalty.expire", DAILY, expire_job, offset=timedelta(hours=1))
+    registry.add("loyalty.monthly_statement", DAILY, statement_job, offset=timedelta(hours=7))
     registry.add("scheduler.purge_runs", DAILY, _purge_runs, offset=timedelta(hours=3))
     registry.add("outbox.purge", DAILY, purge_outbox_job, offset=timedelta(hours=3))
     registry.add("outbox.deliver", OUTBOX_EVERY, deliver_outbox)

@@ -10,7 +10,7 @@ from alembic import op
 import couponry.adapters.db.tables
 
 revision = "0014"
-down_revision = "0010"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

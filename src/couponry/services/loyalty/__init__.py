@@ -1,0 +1,1 @@
+"""The loyalty program: points ledger, maturing and expiry, rewards, prize wheels, statements."""
