@@ -61,8 +61,9 @@ async def get_caller(
 CallerDep = Annotated[tuple[Actor, CodeLookups], Depends(get_caller)]
 
 
-def _request(body: RedemptionIn | ReservationIn) -> RedemptionRequest:
-    payload = body.model_dump(mode="json", exclude_none=True)
+def _request(body: RedemptionIn | ReservationIn, key: str | None) -> RedemptionRequest:
+    # the body as received, for the Idempotency-Key's hash: only needed with a key
+    payload = body.model_dump(mode="json", exclude_none=True) if key else {}
     cart = body.cart.to_domain() if body.cart is not None else None
     return RedemptionRequest(
         order_id=body.order_id,
@@ -138,7 +139,7 @@ def _redeem(
 ) -> tuple[int, dict[str, Any]]:
     try:
         with lookups.guard(len(body.codes)):
-            status, result = redemptions.redeem(db, actor, _request(body), now, check_key(key))
+            status, result = redemptions.redeem(db, actor, _request(body, key), now, check_key(key))
             lookups.saw(result["codes"])
     except RedemptionRefused:
         REDEMPTIONS.labels("refused").inc()
@@ -190,7 +191,7 @@ def _reserve(
 ) -> tuple[int, dict[str, Any]]:
     with lookups.guard(len(body.codes)):
         status, result = reservations.reserve(
-            db, actor, _request(body), body.ttl_seconds, now, check_key(key)
+            db, actor, _request(body, key), body.ttl_seconds, now, check_key(key)
         )
         lookups.saw(result["codes"])
     return status, result
