@@ -13,11 +13,13 @@ as text.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
@@ -38,6 +40,25 @@ def execute(conn: Connection, sql: str, params: Mapping[str, Any]) -> Any:
     if is_postgres(conn):
         return dbapi.execute(psycopg_sql(sql), params)  # type: ignore[union-attr]
     return dbapi.execute(sql, params)  # type: ignore[union-attr]
+
+
+@contextmanager
+def reads_outside_transaction(conn: Connection) -> Iterator[None]:
+    """PostgreSQL: the statements of the block run in autocommit, without BEGIN and COMMIT (two round
+    trips saved), when the connection has not started its transaction yet; elsewhere nothing changes.
+
+    Under READ COMMITTED every statement takes its own snapshot, in a transaction or not, so a read
+    sees the same either way; the transaction's writes (after the block) begin it as usual. SQLite
+    keeps its transaction: there a read transaction is one snapshot for all its statements."""
+    dbapi = conn.connection.driver_connection
+    if not is_postgres(conn) or dbapi.info.transaction_status != TransactionStatus.IDLE:  # type: ignore[union-attr]
+        yield
+        return
+    dbapi.autocommit = True  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        dbapi.autocommit = False  # type: ignore[union-attr]
 
 
 def utc(value: Any) -> datetime | None:

@@ -52,8 +52,11 @@ def refusal(body: dict[str, Any]) -> RedemptionRefused:
 def price_for(
     conn: Connection, req: RedemptionRequest, now: datetime
 ) -> tuple[PricingResult, dict[str, Any], set[str]]:
-    """The priced cart, its validation body, and which of its campaigns count uses on their row."""
-    snapshots, customer = load_snapshots(conn, req.codes, req.customer_id, store_scope=req.store_scope)
+    """The priced cart, its validation body, and which of its campaigns count uses on their row. Read
+    before the transaction's first write on PostgreSQL (driver.reads_outside_transaction): the guards,
+    not this read, decide every limit."""
+    with driver.reads_outside_transaction(conn):
+        snapshots, customer = load_snapshots(conn, req.codes, req.customer_id, store_scope=req.store_scope)
     result = price(req.cart, snapshots, customer, now)
     body = validation_body(result, req.codes)
     if not result.valid:
