@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from couponry.adapters.db.engine import Database
+from couponry.adapters.throttle import RedisThrottle
 from couponry.api.deps import (
     ActorDep,
     CodeLookups,
@@ -80,6 +81,11 @@ async def _fast_validate(request: Request) -> Json | None:
     if common is None:
         return None
     db, now = request.app.state.db, utcnow()
+    if db.is_sqlite and not isinstance(common.lookups.throttle, RedisThrottle):
+        # Nothing here can wait: a read of a WAL database never waits for writers, the pool has a
+        # connection for every request thread and the loop, the throttle is in memory. Handing it to a
+        # thread (submit, wake-up, future callbacks) cost ~15 % of the request's CPU: run it on the loop.
+        return Json(_validate(db, common.actor, common.lookups, common.body, now))
     return Json(await in_thread(request, _validate, db, common.actor, common.lookups, common.body, now))
 
 
