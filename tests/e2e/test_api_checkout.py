@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -450,3 +451,36 @@ def test_a_platform_coupon_across_two_stores_records_per_line_who_bears_the_cost
         {"id": "a", "discount": 310, "store_id": "s1", "borne_by": "platform"},
         {"id": "b", "discount": 590, "store_id": "s2", "borne_by": "platform"},
     ]
+
+
+def test_validation_and_redemption_answer_the_same_through_the_fast_path_and_the_declared_endpoint(
+    admin: httpx.Client,
+) -> None:
+    """`Content-Type: application/json` with a recently resolved key takes the fast path (api.fast_path);
+    `application/vnd.test+json` is JSON to FastAPI but not to the fast path, so it takes the declared
+    endpoint. Both must give the same answer, refusals included."""
+    _, code = campaign_with_code(
+        admin, discount={"type": "percent", "percent": 10}, limits={"max_redemptions": 5}
+    )
+    fast, declared = {"Content-Type": "application/json"}, {"Content-Type": "application/vnd.test+json"}
+    body = {"cart": cart(line("a", 1005), line("b", 2000)), "codes": [code, "NO-SUCH-CODE"]}
+    answers = [admin.post("/v1/validations", content=json_bytes(body), headers=h) for h in (fast, declared)]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].json() == answers[1].json()
+
+    redeemed = []
+    for i, headers in enumerate((fast, declared)):
+        order = {"order_id": f"order-{unique()}-{i}", "cart": cart(line("a", 1005)), "codes": [code]}
+        answer = admin.post("/v1/redemptions", content=json_bytes(order), headers=headers)
+        assert answer.status_code == 201
+        redeemed.append({k: v for k, v in answer.json().items() if k not in ("id", "order_id", "created_at")})
+    assert redeemed[0] == redeemed[1]
+
+    for headers in (fast, declared):  # the same refusal either way: a malformed cart
+        bad = {"order_id": "x", "cart": {"currency": "usd", "lines": []}, "codes": [code]}
+        answer = admin.post("/v1/redemptions", content=json_bytes(bad), headers=headers)
+        assert answer.status_code == 422 and answer.json()["field"] == "cart.currency"
+
+
+def json_bytes(body: dict[str, Any]) -> bytes:
+    return json.dumps(body).encode()

@@ -40,6 +40,7 @@ from couponry.bench.common import (
     free_port,
     fresh_postgres,
     fresh_sqlite,
+    postgres_admin,
     postgres_reachable,
     running_server,
 )
@@ -288,12 +289,47 @@ def _server_targets(server: Any, key: str, vbody: bytes, suffix: str = "") -> li
     ]
 
 
+@contextmanager
+def before_database(url: str) -> Iterator[str]:
+    """An empty database beside `url` (same backend) for the "before" server: the older code cannot open
+    a database migrated past its own revisions, so it migrates one of its own."""
+    if url.startswith("sqlite"):
+        path = Path(url.removeprefix("sqlite:///"))
+        before = path.with_name(path.stem + "-before.db")
+        for leftover in before.parent.glob(before.name + "*"):
+            leftover.unlink()
+        yield f"sqlite:///{before}"
+        return
+    name = url.rsplit("/", 1)[1] + "_before"
+    postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    postgres_admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        drop_postgres(name)
+
+
+def old_code_admin_key(url: str, src: str) -> str:
+    """An admin key made by the code in `src` (`couponry keys create` migrates its database first)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "couponry.cli", "keys", "create", "--role", "admin", "--name", "bench"],
+        env={**os.environ, "PYTHONPATH": src, "COUPONRY_DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the code in {src} could not make an admin key: {done.stderr[-1000:]}")
+    return done.stdout.strip().splitlines()[-1]
+
+
 def measure_backend(
     url: str, requests: int, rounds: int, warmup: int, compare_src: str | None = None
 ) -> CpuFigures:
     """Floor, validation and redemption; with `compare_src` (the `src` folder of another checkout of
-    Couponry) the same two requests also go to a server of that code, on the same database, in the
-    same rounds: a before/after from one run."""
+    Couponry) the same two requests also go to a server of that code, on a database of its own (the
+    older code cannot open one migrated past its revisions), in the same rounds: a before/after from
+    one run."""
     key = admin_key(url)
     vbody = validation_body()
     with ExitStack() as stack:
@@ -315,8 +351,13 @@ def measure_backend(
             *_server_targets(server, key, vbody),
         ]
         if compare_src:
-            before = stack.enter_context(running_server(url, workers=1, PYTHONPATH=compare_src))
-            targets += _server_targets(before, key, vbody, " (before)")
+            before_url = stack.enter_context(before_database(url))
+            before_key = old_code_admin_key(before_url, compare_src)
+            before = stack.enter_context(running_server(before_url, workers=1, PYTHONPATH=compare_src))
+            _seed(before, before_key)
+            with before.client(before_key) as client:
+                _seed_redemption(client)
+            targets += _server_targets(before, before_key, vbody, " (before)")
         try:
             measure_all(targets, requests, rounds, warmup)
         finally:
@@ -395,7 +436,7 @@ def run(quick: bool) -> Section:
     if compare:
         section.notes.append(
             f"(before): the same requests in the same rounds to a server of the code in {compare} "
-            "(COUPONRY_BENCH_COMPARE_SRC), on the same database."
+            "(COUPONRY_BENCH_COMPARE_SRC), on a database of its own, migrated and seeded by that code."
         )
     return section
 

@@ -220,18 +220,3 @@ def usage_of(conn: Connection, campaign_ids: Collection[str]) -> dict[str, Campa
         .group_by(slots.c.campaign_id)
     )
     return {r[0]: CampaignUsage(**{n: int(v) for n, v in zip(COUNTERS, r[1:], strict=True)}) for r in rows}
-
-
-def used_and_spent() -> tuple[Any, Any]:
-    """Correlated subqueries (to `campaigns`) for a campaign's uses and budget, holds included."""
-    used = (
-        select(func.coalesce(func.sum(slots.c.redeemed_count + slots.c.held_count), 0))
-        .where(slots.c.campaign_id == campaigns.c.id)
-        .scalar_subquery()
-    )
-    spent = (
-        select(func.coalesce(func.sum(slots.c.budget_used + slots.c.budget_held), 0))
-        .where(slots.c.campaign_id == campaigns.c.id)
-        .scalar_subquery()
-    )
-    return used, spent

@@ -5,67 +5,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, or_, select
+from sqlalchemy import Connection, bindparam, select
 
 from couponry.adapters.db.campaign_rules import cached_rules, rules_from_row
-from couponry.adapters.db.limit_slots import used_and_spent
+from couponry.adapters.db.driver import execute, from_json, is_postgres, utc
 from couponry.adapters.db.segments import with_segments
-from couponry.adapters.db.tables import campaigns, coupons, customer_usage, customers
+from couponry.adapters.db.tables import campaigns, customers
 from couponry.adapters.db.variants import with_variants
 from couponry.domain.codes import normalize
 from couponry.domain.coupon import CouponSnapshot, CustomerProfile, UnknownCoupon
 from couponry.domain.errors import InvalidInput
 from couponry.domain.rules import CampaignRules
 
-_USED, _SPENT = used_and_spent()
-# The coupon and the campaign's live counters; the campaign's rules come from the in-process cache,
-# checked by updated_at (every change of a campaign's rules sets it), so the `definition` JSON is
-# read and parsed only when a campaign is first seen or has changed.
-_COLUMNS = (
-    coupons.c.code,
-    coupons.c.customer_id.label("owner_id"),
-    coupons.c.issued_at,
-    (coupons.c.redeemed_count + coupons.c.held_count).label("coupon_used"),
-    campaigns.c.id,
-    campaigns.c.updated_at,
-    # a campaign-wide limit's usage: the sums of its slots (adapters.db.limit_slots), 0 without one
-    _USED.label("campaign_used"),
-    _SPENT.label("budget_spent"),
-)
+# The campaign's rules come from the in-process cache, checked by updated_at (every change of a
+# campaign's rules sets it), so the `definition` JSON is read and parsed only when a campaign is first
+# seen or has changed.
 _CUSTOMER = bindparam("customer_id")
-# Built once: SQLAlchemy then finds the compiled SQL in its cache without rebuilding the statement and
-# its cache key on every request. `codes` expands to as many parameters as codes given.
-_COUPONS = (
-    select(*_COLUMNS)
-    .join(campaigns, campaigns.c.id == coupons.c.campaign_id)
-    .where(coupons.c.code.in_(bindparam("codes", expanding=True)))
-)
-_COUPONS_FOR_CUSTOMER = (
-    _COUPONS.add_columns(
-        (customer_usage.c.redeemed_count + customer_usage.c.held_count).label("customer_used"),
-        customers.c.id.label("customer_known"),
-        customers.c.tags,
-        customers.c.order_count,
-    )
-    .outerjoin(
-        customer_usage,
-        and_(
-            customer_usage.c.campaign_id == coupons.c.campaign_id,
-            customer_usage.c.customer_id == _CUSTOMER,
-        ),
-    )
-    .outerjoin(customers, customers.c.id == _CUSTOMER)
-)
-# A store key sees only its own store's and platform campaigns.
-_SCOPE = or_(campaigns.c.store_id.is_(None), campaigns.c.store_id == bindparam("store"))
-_STATEMENTS = {  # (with a customer, scoped to a store) -> the statement, built once
-    (False, False): _COUPONS,
-    (True, False): _COUPONS_FOR_CUSTOMER,
-    (False, True): _COUPONS.where(_SCOPE),
-    (True, True): _COUPONS_FOR_CUSTOMER.where(_SCOPE),
-}
 _RULES = select(
     campaigns.c.id,
     campaigns.c.currency,
@@ -88,6 +46,45 @@ def safe_normalize(code: str) -> str | None:
         return None
 
 
+@lru_cache(maxsize=256)
+def _coupons_sql(n: int, customer: bool, scoped: bool, postgres: bool) -> str:
+    """The coupons with their campaigns' counters (and the customer's usage and profile), as SQL run on
+    the driver (adapters.db.driver): the statements above, without SQLAlchemy's per-execution work."""
+    columns = (
+        "co.code, co.customer_id, co.issued_at, co.redeemed_count + co.held_count, ca.id, ca.updated_at, "
+        "(SELECT coalesce(sum(s.redeemed_count + s.held_count), 0) FROM campaign_limit_slots s "
+        "WHERE s.campaign_id = ca.id), "
+        "(SELECT coalesce(sum(s.budget_used + s.budget_held), 0) FROM campaign_limit_slots s "
+        "WHERE s.campaign_id = ca.id)"
+    )
+    joins = "coupons co JOIN campaigns ca ON ca.id = co.campaign_id"
+    if customer:
+        columns += ", cu.redeemed_count + cu.held_count, cus.id, cus.tags, cus.order_count"
+        joins += (
+            " LEFT OUTER JOIN customer_usage cu ON cu.campaign_id = co.campaign_id "
+            "AND cu.customer_id = :customer_id LEFT OUTER JOIN customers cus ON cus.id = :customer_id"
+        )
+    # PostgreSQL: one statement text for any number of codes (prepared by psycopg after a few uses)
+    wanted = "= ANY(:codes)" if postgres else "IN (" + ", ".join(f":c{i}" for i in range(n)) + ")"
+    sql = f"SELECT {columns} FROM {joins} WHERE co.code {wanted}"
+    if scoped:
+        sql += " AND (ca.store_id IS NULL OR ca.store_id = :store)"
+    return sql
+
+
+def _coupon_rows(
+    conn: Connection, wanted: list[str], customer_id: str | None, store_scope: str | None
+) -> list[tuple[Any, ...]]:
+    postgres = is_postgres(conn)
+    params: dict[str, Any] = {"customer_id": customer_id, "store": store_scope}
+    if postgres:
+        params["codes"] = wanted
+    else:
+        params.update({f"c{i}": code for i, code in enumerate(wanted)})
+    sql = _coupons_sql(len(wanted), customer_id is not None, store_scope is not None, postgres)
+    return execute(conn, sql, params).fetchall()
+
+
 def load_snapshots(
     conn: Connection, codes: Sequence[str], customer_id: str | None, *, store_scope: str | None = None
 ) -> tuple[list[CouponSnapshot | UnknownCoupon], CustomerProfile | None]:
@@ -101,22 +98,22 @@ def load_snapshots(
     found: dict[str, CouponSnapshot] = {}
     customer = None
     if wanted:
-        params: dict[str, Any] = {"codes": wanted, "customer_id": customer_id, "store": store_scope}
-        rows = conn.execute(_STATEMENTS[customer_id is not None, store_scope is not None], params).all()
-        rules = _rules(conn, {(row.id, row.updated_at) for row in rows})
+        rows = _coupon_rows(conn, wanted, customer_id, store_scope)
+        versions = {(row[4], utc(row[5])) for row in rows}
+        rules = _rules(conn, versions)
         for row in rows:
-            found[row.code] = CouponSnapshot(
-                code=row.code,
-                rules=rules[row.id, row.updated_at],
-                owner_id=row.owner_id,
-                issued_at=row.issued_at,
-                campaign_redemptions=row.campaign_used,
-                campaign_budget_used=row.budget_spent,
-                coupon_redemptions=row.coupon_used,
-                customer_redemptions=(row.customer_used or 0) if customer_id is not None else 0,
+            found[row[0]] = CouponSnapshot(
+                code=row[0],
+                rules=rules[row[4], utc(row[5])],
+                owner_id=row[1],
+                issued_at=utc(row[2]),  # type: ignore[arg-type]
+                campaign_redemptions=row[6],
+                campaign_budget_used=row[7],
+                coupon_redemptions=row[3],
+                customer_redemptions=(row[8] or 0) if customer_id is not None else 0,
             )
             if customer_id is not None and customer is None:
-                customer = _profile(customer_id, row if row.customer_known else None)
+                customer = _profile(customer_id, _Profile(from_json(row[10]), row[11]) if row[9] else None)
     if customer is None:  # no code was known: the profile still comes back, from its own query
         customer = load_customer(conn, customer_id)
     customer = with_segments(conn, found.values(), customer)
@@ -141,6 +138,11 @@ def _rules(
             if found is None:  # campaigns are never deleted, so every one is found
                 rules[version] = fresh[version[0]]
     return rules  # type: ignore[return-value]
+
+
+class _Profile(NamedTuple):
+    tags: list[str] | None
+    order_count: int
 
 
 def _profile(customer_id: str, row: Any) -> CustomerProfile:

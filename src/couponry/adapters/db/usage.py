@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
+import psycopg
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection, text
-from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
+from couponry.adapters.db.driver import execute, psycopg_sql
 from couponry.adapters.db.limit_slots import RANDOM_SLOT, change_counters, pick, take_from_any, take_slow
 from couponry.domain.reasons import Reason
 
@@ -65,9 +65,39 @@ def take(conn: Connection, usages: Sequence[Usage], *, hold: bool) -> None:
         _take_campaign_and_coupon(conn, u, used, budget, hold)
     for u in _ordered(usages):
         if u.customer_id is not None:
-            done = conn.execute(text(_customer_sql(hold)), _customer_params(u)).first()
+            done = execute(conn, _customer_sql(hold), _customer_params(u)).fetchone()
             if done is None:
                 raise LimitReached(u.code, Reason.CUSTOMER_LIMIT_REACHED)
+
+
+def take_and_commit(conn: Connection, usages: Sequence[Usage], first: Sequence[tuple[str, Any]]) -> bool:
+    """PostgreSQL: the statements `first` (the redemption's INSERTs), every code's guarded statement
+    (a random slot and the coupon), every customer's, and the COMMIT, sent as one pipeline: one round
+    trip, and the hot rows stay locked only while the server runs the rest of it and commits, never
+    while a client round trip is on the wire. A guard that takes nothing makes its statement fail
+    (division by zero), which aborts the transaction and so the COMMIT: nothing is half-written. True
+    when committed; False when it was rolled back (a guard refused, or a unique key — the order's code —
+    was taken): the caller then goes the step-by-step way, which finds the slow path or names why."""
+    used, budget = _columns(False)
+    ordered = _ordered(usages)
+    statements = list(first)
+    statements += [(_guarded_fast_sql(used, budget), _fast_params(u)) for u in ordered]
+    statements += [(_guarded(_customer_sql(False)), _customer_params(u)) for u in ordered if u.customer_id]
+    pg = conn.connection.driver_connection
+    try:
+        with pg.pipeline():
+            for sql, params in statements:
+                pg.execute(psycopg_sql(sql), params)
+            pg.commit()
+    except (psycopg.errors.DivisionByZero, psycopg.IntegrityError):
+        pg.rollback()
+        return False
+    return True
+
+
+def _guarded(sql: str) -> str:
+    """A statement ending in RETURNING, made to fail when it returns no row."""
+    return f"WITH taken AS ({sql}) SELECT 1 / (SELECT count(*) FROM taken)::int"
 
 
 def _columns(hold: bool) -> tuple[str, str]:
@@ -89,7 +119,7 @@ def _take_in_one_round_trip(conn: Connection, usages: Sequence[Usage], hold: boo
     with pg.pipeline():
         for sql, params in statements:
             cursor = pg.cursor(row_factory=namedtuple_row)
-            cursor.execute(_psycopg_sql(sql), params)
+            cursor.execute(psycopg_sql(sql), params)
             cursors.append(cursor)
     taken = [c.fetchone() for c in cursors[1 : 1 + len(ordered)]]
     customers_taken = [c.fetchone() for c in cursors[1 + len(ordered) :]]
@@ -97,13 +127,6 @@ def _take_in_one_round_trip(conn: Connection, usages: Sequence[Usage], hold: boo
         return True
     pg.execute("ROLLBACK TO SAVEPOINT couponry_take")
     return False
-
-
-@lru_cache(maxsize=64)
-def _psycopg_sql(sql: str) -> str:
-    """The statement in psycopg's parameter style (`:name` -> `%(name)s`), translated once: the driver
-    is used directly here (pipeline mode), past SQLAlchemy's own cache of compiled statements."""
-    return str(text(sql).compile(dialect=postgresql_psycopg.dialect()))
 
 
 def _took(row: Any) -> bool:
@@ -175,9 +198,7 @@ def _slot_update(used: str, budget: str) -> str:
     )
 
 
-def _fast_sql(conn: Connection, used: str, budget: str) -> str:
-    """PostgreSQL: a random slot's guarded UPDATE and the coupon's (when it has a per-coupon limit) in
-    one statement, so the hot rows are locked for one round trip and the commit, not for two."""
+def _fast_ctes(used: str, budget: str) -> str:
     return (
         f"WITH s AS ({_slot_update(used, budget)}), "
         "c AS (SELECT status, limit_slots, per_coupon FROM campaigns WHERE id = :id), "
@@ -185,8 +206,25 @@ def _fast_sql(conn: Connection, used: str, budget: str) -> str:
         "AND c.per_coupon IS NOT NULL AND c.status = 'active' "
         "AND (c.limit_slots = 0 OR EXISTS (SELECT 1 FROM s)) "
         "AND coupons.redeemed_count + coupons.held_count < c.per_coupon RETURNING 1) "
+    )
+
+
+def _fast_sql(conn: Connection, used: str, budget: str) -> str:
+    """PostgreSQL: a random slot's guarded UPDATE and the coupon's (when it has a per-coupon limit) in
+    one statement, so the hot rows are locked for one round trip and the commit, not for two."""
+    return _fast_ctes(used, budget) + (
         "SELECT c.status, c.limit_slots, c.per_coupon, "
         "(SELECT count(*) FROM s) AS slot_taken, (SELECT count(*) FROM k) AS coupon_taken FROM c"
+    )
+
+
+def _guarded_fast_sql(used: str, budget: str) -> str:
+    """The same, failing (division by zero) unless it took what `_took` asks for; a missing campaign
+    row (never deleted, so never missing) fails too."""
+    return _fast_ctes(used, budget) + (
+        "SELECT 1 / coalesce((SELECT CASE WHEN c.status = 'active' "
+        "AND (c.limit_slots = 0 OR EXISTS (SELECT 1 FROM s)) "
+        "AND (c.per_coupon IS NULL OR EXISTS (SELECT 1 FROM k)) THEN 1 ELSE 0 END FROM c), 0)"
     )
 
 
@@ -209,15 +247,15 @@ class _Taken:
 
 def _fast_step_by_step(conn: Connection, u: Usage, used: str, budget: str) -> _Taken:
     """SQLite (no UPDATE in WITH; writers are serialized): the slot, then the campaign's rules."""
-    slot_taken = conn.execute(
-        text(_slot_update(used, budget)),
+    slot_taken = execute(
+        conn,
+        _slot_update(used, budget),
         {"id": u.campaign_id, "amount": u.amount, "try_slot": True, "pick": pick()},
-    ).first()
-    c = conn.execute(
-        text("SELECT status, limit_slots, per_coupon FROM campaigns WHERE id = :id"),
-        {"id": u.campaign_id},
-    ).one()
-    return _Taken(c.status, c.limit_slots, c.per_coupon, slot_taken is not None, None)
+    ).fetchone()
+    status, limit_slots, per_coupon = execute(
+        conn, "SELECT status, limit_slots, per_coupon FROM campaigns WHERE id = :id", {"id": u.campaign_id}
+    ).fetchone()
+    return _Taken(status, limit_slots, per_coupon, slot_taken is not None, None)
 
 
 def give_back(conn: Connection, usages: Sequence[Usage], *, held: bool) -> None:

@@ -7,17 +7,20 @@ neither imports the other's internals.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert
+import orjson
+import psycopg
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from couponry.adapters.db import driver
 from couponry.adapters.db.snapshots import load_snapshots
-from couponry.adapters.db.tables import redemption_codes, redemption_lines, redemptions
-from couponry.adapters.db.usage import LimitReached, Usage, take
+from couponry.adapters.db.usage import LimitReached, Usage, take, take_and_commit
 from couponry.domain.cart import Cart
 from couponry.domain.coupon import CouponSnapshot
 from couponry.domain.errors import Conflict, RedemptionRefused
@@ -49,8 +52,11 @@ def refusal(body: dict[str, Any]) -> RedemptionRefused:
 def price_for(
     conn: Connection, req: RedemptionRequest, now: datetime
 ) -> tuple[PricingResult, dict[str, Any], set[str]]:
-    """The priced cart, its validation body, and which of its campaigns count uses on their row."""
-    snapshots, customer = load_snapshots(conn, req.codes, req.customer_id, store_scope=req.store_scope)
+    """The priced cart, its validation body, and which of its campaigns count uses on their row. Read
+    before the transaction's first write on PostgreSQL (driver.reads_outside_transaction): the guards,
+    not this read, decide every limit."""
+    with driver.reads_outside_transaction(conn):
+        snapshots, customer = load_snapshots(conn, req.codes, req.customer_id, store_scope=req.store_scope)
     result = price(req.cart, snapshots, customer, now)
     body = validation_body(result, req.codes)
     if not result.valid:
@@ -94,6 +100,96 @@ def take_or_refuse(conn: Connection, usages: Sequence[Usage], body: dict[str, An
         raise refusal({**body, "codes": codes, "valid": False}) from None
 
 
+class TryAgainStepByStep(Exception):
+    """PostgreSQL: the redemption's writes, guards and COMMIT sent as one round trip did not all go
+    through (a guard found no unit where it looked, or the order already redeemed a code); the
+    transaction was rolled back, and the step-by-step way decides (the slow path over every slot, or
+    the answer that names the refusal or conflict)."""
+
+
+Statement = tuple[str, dict[str, Any]]
+
+
+def redemption_rows(
+    redemption_id: str,
+    req: RedemptionRequest,
+    result: PricingResult,
+    body: dict[str, Any],
+    now: Any,
+    reservation_id: str | None,
+) -> list[Statement]:
+    """The INSERTs of a redemption: its row, one row per code, one per code and line with who bears the
+    cost; each table in one statement (several rows in one VALUES list), run on the driver."""
+    quantities = {line.id: line.quantity for line in req.cart.lines}
+    statements: list[Statement] = [
+        (
+            "INSERT INTO redemptions (id, order_id, customer_id, status, reservation_id, currency, result, "
+            "channel, created_at) VALUES (:id, :order_id, :customer_id, 'succeeded', :reservation_id, "
+            ":currency, :result, :channel, :created_at)",
+            {
+                "id": redemption_id,
+                "order_id": req.order_id,
+                "customer_id": req.customer_id,
+                "reservation_id": reservation_id,
+                "currency": result.currency,
+                "result": orjson.dumps(body).decode(),
+                "channel": req.cart.channel,
+                "created_at": now,
+            },
+        )
+    ]
+    codes: dict[str, Any] = {"r": redemption_id, "o": req.order_id, "t": now}
+    values = []
+    for i, o in enumerate(result.codes):
+        values.append(f"(:r, :c{i}, :k{i}, :o, TRUE, :i{i}, :d{i}, :s{i}, :t)")
+        codes.update(
+            {
+                f"c{i}": o.code,
+                f"k{i}": o.campaign_id,
+                f"i{i}": o.issuer_key or "platform",
+                f"d{i}": o.discount,
+                f"s{i}": o.shipping_discount,
+            }
+        )
+    statements.append(
+        (
+            "INSERT INTO redemption_codes (redemption_id, code, campaign_id, order_id, active, issuer, "
+            "discount, shipping_discount, created_at) VALUES " + ", ".join(values),
+            codes,
+        )
+    )
+    lines: dict[str, Any] = {"r": redemption_id}
+    values = []
+    for o in result.codes:
+        for ld in o.lines:
+            if ld.discount:
+                i = len(values)
+                values.append(f"(:r, :c{i}, :l{i}, :s{i}, :b{i}, :q{i}, :d{i})")
+                lines.update(
+                    {
+                        f"c{i}": o.code,
+                        f"l{i}": ld.line_id,
+                        f"s{i}": ld.store_id,
+                        f"b{i}": (o.issuer_key or "platform").removeprefix("store:"),
+                        f"q{i}": quantities[ld.line_id],
+                        f"d{i}": ld.discount,
+                    }
+                )
+    if values:
+        statements.append(
+            (
+                "INSERT INTO redemption_lines (redemption_id, code, line_id, store_id, borne_by, quantity, "
+                "discount) VALUES " + ", ".join(values),
+                lines,
+            )
+        )
+    return statements
+
+
+def _conflict(req: RedemptionRequest) -> Conflict:
+    return Conflict(f"order {req.order_id} has already redeemed one of these codes", code="already_redeemed")
+
+
 def store_redemption(
     conn: Connection,
     redemption_id: str,
@@ -102,59 +198,20 @@ def store_redemption(
     body: dict[str, Any],
     now: datetime,
     reservation_id: str | None = None,
+    *,
+    defer: list[Statement] | None = None,
 ) -> None:
-    """The redemption, one row per code, and one row per code and line with who bears the cost."""
-    quantities = {line.id: line.quantity for line in req.cart.lines}
-    try:
-        conn.execute(
-            insert(redemptions).values(
-                id=redemption_id,
-                order_id=req.order_id,
-                customer_id=req.customer_id,
-                status="succeeded",
-                reservation_id=reservation_id,
-                currency=result.currency,
-                result=body,
-                channel=req.cart.channel,
-                created_at=now,
-            )
-        )
-        code_rows = [
-            {
-                "redemption_id": redemption_id,
-                "code": o.code,
-                "campaign_id": o.campaign_id,
-                "order_id": req.order_id,
-                "active": True,
-                "issuer": o.issuer_key or "platform",
-                "discount": o.discount,
-                "shipping_discount": o.shipping_discount,
-                "created_at": now,
-            }
-            for o in result.codes
-        ]
-        # a single row goes as one statement: a one-row executemany costs psycopg an extra round trip
-        conn.execute(insert(redemption_codes), code_rows[0] if len(code_rows) == 1 else code_rows)
-        line_rows = [
-            {
-                "redemption_id": redemption_id,
-                "code": o.code,
-                "line_id": ld.line_id,
-                "store_id": ld.store_id,
-                "borne_by": (o.issuer_key or "platform").removeprefix("store:"),
-                "quantity": quantities[ld.line_id],
-                "discount": ld.discount,
-            }
-            for o in result.codes
-            for ld in o.lines
-            if ld.discount
-        ]
-        if line_rows:
-            conn.execute(insert(redemption_lines), line_rows[0] if len(line_rows) == 1 else line_rows)
-    except IntegrityError as exc:
-        raise Conflict(
-            f"order {req.order_id} has already redeemed one of these codes", code="already_redeemed"
-        ) from exc
+    """The redemption, one row per code, and one row per code and line with who bears the cost; with
+    `defer`, the INSERTs are added to it (to be sent with the guards) instead of run now."""
+    rows = redemption_rows(redemption_id, req, result, body, driver.stored_time(conn, now), reservation_id)
+    if defer is not None:
+        defer.extend(rows)
+    else:
+        try:
+            for sql, params in rows:
+                driver.execute(conn, sql, params)
+        except (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError) as exc:
+            raise _conflict(req) from exc
     events.coupons_redeemed(
         conn, redemption_id, req.order_id, req.customer_id, result.currency, result.codes, now
     )
@@ -184,11 +241,23 @@ def redeem_fresh(
     now: datetime,
     before_locks: Callable[[dict[str, Any]], None],
     reservation_id: str | None = None,
+    *,
+    one_round_trip: bool = False,
 ) -> dict[str, Any]:
+    """Price, write and take the usage. With `one_round_trip` on PostgreSQL the INSERTs, the guarded
+    UPDATEs and the COMMIT go as one pipeline (the hot rows are locked for no client round trip), and
+    anything but success raises TryAgainStepByStep; the caller then runs it again without."""
     result, validation, tracked = price_for(conn, req, now)
     redemption_id = new_id()
     body = redemption_body(redemption_id, req, validation, now, reservation_id)
     before_locks(body)
+    usages = usages_of(result, req.customer_id, tracked)
+    if one_round_trip and conn.dialect.name == "postgresql":
+        writes: list[Statement] = []
+        store_redemption(conn, redemption_id, req, result, validation, now, reservation_id, defer=writes)
+        if not take_and_commit(conn, usages, writes):
+            raise TryAgainStepByStep
+        return body
     store_redemption(conn, redemption_id, req, result, validation, now, reservation_id)
-    take_or_refuse(conn, usages_of(result, req.customer_id, tracked), body, hold=False)
+    take_or_refuse(conn, usages, body, hold=False)
     return body

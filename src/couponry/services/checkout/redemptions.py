@@ -19,7 +19,7 @@ from couponry.adapters.db.tables import redemptions
 from couponry.domain.errors import RedemptionRefused
 from couponry.services.access.actors import Actor, Permission
 from couponry.services.checkout import idempotency
-from couponry.services.checkout.orders import RedemptionRequest, redeem_fresh, refusal
+from couponry.services.checkout.orders import RedemptionRequest, TryAgainStepByStep, redeem_fresh, refusal
 from couponry.services.checkout.reservations import confirm_reservation
 from couponry.services.checkout.rollbacks import load_body, may_access
 
@@ -30,20 +30,28 @@ def redeem(
     """201 and the redemption, or RedemptionRefused; a retried Idempotency-Key gets the first answer."""
     actor.require(Permission.REDEEM)
     req = replace(req, store_scope=actor.store_scope)  # a store key sees only its store's and platform codes
-    req_hash = idempotency.request_hash("redemptions", req.payload)
+    # the body is only hashed for a key: without one there is nothing to compare it with
+    req_hash = idempotency.request_hash("redemptions", req.payload) if key else ""
 
     def remember(body: dict[str, Any]) -> None:
         if key:
             idempotency.record(conn, actor.key_id, key, "redemptions", req_hash, 201, body, now)
 
     try:
-        with db.write() as conn:
-            if key:
-                idempotency.find(conn, actor.key_id, key, req_hash)
-            if req.reservation_id:
-                body = confirm_reservation(conn, actor, req, now, remember)
-            else:
-                body = redeem_fresh(conn, req, now, remember)
+        # the common case first in one round trip of writes (PostgreSQL); if that cannot say yes, the
+        # transaction was rolled back and the step-by-step way runs from the start
+        for one_round_trip in (not req.reservation_id, False):
+            try:
+                with db.write() as conn:
+                    if key:
+                        idempotency.find(conn, actor.key_id, key, req_hash)
+                    if req.reservation_id:
+                        body = confirm_reservation(conn, actor, req, now, remember)
+                    else:
+                        body = redeem_fresh(conn, req, now, remember, one_round_trip=one_round_trip)
+                break
+            except TryAgainStepByStep:
+                continue
     except idempotency.Replay as replay:
         if replay.status == 409:
             raise refusal(replay.response) from None

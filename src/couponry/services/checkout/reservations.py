@@ -88,7 +88,7 @@ def reserve(
     req = replace(req, store_scope=actor.store_scope)
     if not 1 <= ttl_seconds <= 7 * 24 * 3600:
         raise InvalidInput("ttl_seconds", "must be between 1 second and 7 days")
-    req_hash = idempotency.request_hash("reservations", req.payload)
+    req_hash = idempotency.request_hash("reservations", req.payload) if key else ""
     try:
         with db.write() as conn:
             if key:
