@@ -122,6 +122,8 @@ def test_four_processes_ticking_at_once_run_each_due_job_once(db_url: str) -> No
         "outbox.purge",
         "outbox.deliver",
         "measuring.fold",
+        "loyalty.mature",
+        "loyalty.expire",
     ):
         statuses = sorted(status for status, name, *_ in lines if name == job)
         assert statuses == ["skipped", "skipped", "skipped", "succeeded"], job
@@ -134,6 +136,9 @@ def test_four_processes_ticking_at_once_run_each_due_job_once(db_url: str) -> No
         "outbox.purge": "skipped",
         "outbox.deliver": "succeeded",
         "measuring.fold": "succeeded",  # every minute too: the roll-ups
+        "loyalty.mature": "succeeded",  # every 15 minutes: points past their return window
+        "loyalty.expire": "skipped",  # daily
+        "loyalty.monthly_statement": "skipped",  # monthly
     }
 
 

@@ -51,8 +51,10 @@ class User:
     store_id: str | None
 
     def as_actor(self) -> Actor:
-        """The services' view of this person: the same permissions and store scope as a key's."""
-        return Actor(key_id=f"user:{self.id}", role=self.role, store_id=self.store_id)
+        """The services' view of this person: the same permissions and store scope as a key's. The
+        actor id fits the 32 characters of a key id (idempotency keys are stored per actor): "u" and 31
+        of the user id's 32 hex digits, which no key id (all hex) can equal."""
+        return Actor(key_id=f"u{self.id[:31]}", role=self.role, store_id=self.store_id)
 
 
 def normalize_email(email: str) -> str:
