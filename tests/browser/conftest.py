@@ -6,7 +6,7 @@ database; the PostgreSQL pass skips them) and are marked `browser`.
 
 Fixtures and helpers for page tests (see src/couponry/web/README.md):
 - `web` (module): the running server, with `web.base`, `web.database_url`.
-- `browser` (session): Chromium. `page`: a fresh context (own cookies) at 1280x800 on `web`; it fails
+- `browser` (module): Chromium. `page`: a fresh context (own cookies) at 1280x800 on `web`; it fails
   the test if the page logged a Content-Security-Policy violation or a JavaScript error.
 - `make_user(role, store_id=None)`: a user made with `couponry users create`; returns (email, password).
 - `sign_in(page, email, password)`, `check_a11y(page)` (axe-core: no serious or critical violation),
@@ -70,8 +70,11 @@ def make_user(web: Server) -> Callable[..., tuple[str, str]]:
     return make
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Chromium for one module. Not session-wide: while Playwright's sync API runs it holds an asyncio
+    loop on the thread, and a later test on the same xdist worker that calls `asyncio.run` would fail;
+    a module-scoped fixture is closed as soon as the worker moves on to another module."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
