@@ -78,23 +78,36 @@ def test_a_store_user_cannot_open_the_loyalty_pages(server: Server) -> None:
 def test_the_program_form_without_its_csrf_token_is_refused_and_changes_nothing(
     marketer: httpx.Client, admin: httpx.Client, program: dict
 ) -> None:
-    sent = {**{k: str(v) for k, v in PROGRAM.items()}, "earn_points": "7", "per_amount": "1.00", "point_value": "0.01"}
+    sent = {
+        **{k: str(v) for k, v in PROGRAM.items()},
+        "earn_points": "7",
+        "per_amount": "1.00",
+        "point_value": "0.01",
+    }
     assert marketer.post("/dashboard/loyalty", data=sent).status_code == 403
     assert admin.get("/v1/loyalty/program").json()["earn_points"] == PROGRAM["earn_points"]
 
 
 def test_the_program_form_saves_through_the_api_rules(marketer: httpx.Client, admin: httpx.Client) -> None:
     form = {
-        "earn_points": "2", "per_amount": "10.00", "point_value": "0.05", "pending_days": "14",
-        "expiry_days": "400", "multipliers.0.factor": "2", "multipliers.0.brands": "acme, zeta",
-        "multipliers.1.factor": "", "multipliers.1.products": "",
-    }  # fmt: skip
+        "earn_points": "2",
+        "per_amount": "10.00",
+        "point_value": "0.05",
+        "pending_days": "14",
+        "expiry_days": "400",
+        "multipliers.0.factor": "2",
+        "multipliers.0.brands": "acme, zeta",
+        "multipliers.1.factor": "",
+        "multipliers.1.products": "",
+    }
     answer = post(marketer, "/dashboard/loyalty", "/dashboard/loyalty", form)
     assert answer.status_code == 303 and answer.headers["location"] == "/dashboard/loyalty?saved=1"
     saved = admin.get("/v1/loyalty/program").json()
     assert (saved["earn_points"], saved["per_amount"], saved["point_value"]) == (2, 1000, 5)
     assert (saved["pending_days"], saved["expiry_days"]) == (14, 400)
-    assert saved["multipliers"] == [{"products": [], "categories": [], "brands": ["acme", "zeta"], "factor": 2}]
+    assert saved["multipliers"] == [
+        {"products": [], "categories": [], "brands": ["acme", "zeta"], "factor": 2}
+    ]
     page = marketer.get("/dashboard/loyalty").text
     assert 'value="acme, zeta"' in page and 'value="0.05"' in page
 
@@ -140,7 +153,10 @@ def test_an_adjustment_goes_to_the_ledger_and_a_bad_one_leaves_it_unchanged(
     action = "/dashboard/loyalty/customers/adjustments"
     before = ledger(admin, customer_id)
     # when / then: without the CSRF token, with a fraction, and taking more than there is: refused
-    assert marketer.post(action, data={"customer_id": customer_id, "points": "5", "reason": "x"}).status_code == 403
+    assert (
+        marketer.post(action, data={"customer_id": customer_id, "points": "5", "reason": "x"}).status_code
+        == 403
+    )
     bad = post(marketer, page, action, {"customer_id": customer_id, "points": "2.5", "reason": "oops"})
     assert bad.status_code == 422 and field_error(bad.text, "points") == "must be a whole number"
     over = post(marketer, page, action, {"customer_id": customer_id, "points": "-31", "reason": "broken cup"})
@@ -163,27 +179,51 @@ def test_a_reward_and_a_wheel_are_created_and_bad_rows_are_marked(
 ) -> None:
     offer = campaign(admin, name="Coffee", discount={"type": "amount", "amount": 300})
     rewards_page = "/dashboard/loyalty/rewards"
-    bad = post(marketer, rewards_page, rewards_page, {"name": "Free coffee", "points": "-5", "campaign_id": offer["id"]})
+    bad = post(
+        marketer,
+        rewards_page,
+        rewards_page,
+        {"name": "Free coffee", "points": "-5", "campaign_id": offer["id"]},
+    )
     assert bad.status_code == 422 and "greater than or equal to 1" in field_error(bad.text, "points")
-    good = post(marketer, rewards_page, rewards_page, {"name": "Free coffee", "points": "50", "campaign_id": offer["id"], "stock": "3"})
+    good = post(
+        marketer,
+        rewards_page,
+        rewards_page,
+        {"name": "Free coffee", "points": "50", "campaign_id": offer["id"], "stock": "3"},
+    )
     assert good.status_code == 303
     [reward] = [r for r in admin.get("/v1/rewards").json()["items"] if r["name"] == "Free coffee"]
     assert (reward["points"], reward["stock"], reward["campaign_id"]) == (50, 3, offer["id"])
     assert "Coffee</a>: 3.00 off" in marketer.get(rewards_page).text
 
     wheels_page = "/dashboard/loyalty/wheels"
-    form = {"name": "Lucky", "free_spins_per_day": "1", "cost_points": "10",
-            "prizes.0.kind": "points", "prizes.0.points": "25", "prizes.0.weight": "3",
-            "prizes.1.kind": "", "prizes.2.kind": "coupon", "prizes.2.weight": "1"}  # fmt: skip
+    form = {
+        "name": "Lucky",
+        "free_spins_per_day": "1",
+        "cost_points": "10",
+        "prizes.0.kind": "points",
+        "prizes.0.points": "25",
+        "prizes.0.weight": "3",
+        "prizes.1.kind": "",
+        "prizes.2.kind": "coupon",
+        "prizes.2.weight": "1",
+    }
     missing = post(marketer, wheels_page, wheels_page, form)
     assert missing.status_code == 422
     assert field_error(missing.text, "prizes.2.campaign_id") == "choose the campaign of the coupon"
     count = len(admin.get("/v1/wheels").json()["items"])
-    made = post(marketer, wheels_page, wheels_page, {**form, "prizes.2.campaign_id": offer["id"], "prizes.2.stock": "2"})
+    made = post(
+        marketer,
+        wheels_page,
+        wheels_page,
+        {**form, "prizes.2.campaign_id": offer["id"], "prizes.2.stock": "2"},
+    )
     assert made.status_code == 303
     wheel = admin.get("/v1/wheels").json()["items"][count]
     assert [(p["kind"], p["weight"], p.get("points"), p.get("stock")) for p in wheel["prizes"]] == [
-        ("points", 3, 25, None), ("coupon", 1, None, 2)
+        ("points", 3, 25, None),
+        ("coupon", 1, None, 2),
     ]
 
 
@@ -214,14 +254,18 @@ def test_an_exchange_with_too_few_points_is_refused_in_words_and_changes_nothing
     server: Server, admin: httpx.Client, program: dict
 ) -> None:
     offer = campaign(admin, name="Tote bag", discount={"type": "amount", "amount": 500})
-    reward = admin.post("/v1/rewards", json={"name": "Tote", "points": 100, "campaign_id": offer["id"]}).json()
+    reward = admin.post(
+        "/v1/rewards", json={"name": "Tote", "points": 100, "campaign_id": offer["id"]}
+    ).json()
     customer_id = member(admin, 40)
     path = portal_path(admin, customer_id)
     before = ledger(admin, customer_id)
     with httpx.Client(base_url=server.base) as shopper:
         page = shopper.get(f"{path}/rewards")
         assert "60 more points needed" in page.text
-        answer = shopper.post(f"{path}/rewards/{reward['id']}/exchanges", data={"csrf_token": csrf_of(page.text)})
+        answer = shopper.post(
+            f"{path}/rewards/{reward['id']}/exchanges", data={"csrf_token": csrf_of(page.text)}
+        )
     assert answer.status_code == 409 and "You do not have enough points for this yet." in answer.text
     assert ledger(admin, customer_id) == before
     assert admin.get(f"/v1/customers/{customer_id}/wallet").json()["items"] == []
@@ -232,8 +276,12 @@ def test_a_spin_answers_the_prize_the_server_drew_as_json_for_the_wheels_script(
 ) -> None:
     wheel = admin.post(
         "/v1/wheels",
-        json={"name": "Only points", "free_spins_per_day": 1, "cost_points": 0,
-              "prizes": [{"kind": "points", "points": 7, "weight": 1}]},  # fmt: skip
+        json={
+            "name": "Only points",
+            "free_spins_per_day": 1,
+            "cost_points": 0,
+            "prizes": [{"kind": "points", "points": 7, "weight": 1}],
+        },
     ).json()
     customer_id = member(admin)
     path = portal_path(admin, customer_id)
@@ -245,9 +293,19 @@ def test_a_spin_answers_the_prize_the_server_drew_as_json_for_the_wheels_script(
         plain = shopper.post(url, data={"csrf_token": token})
     assert first.status_code == 201
     assert first.json() | {"spin_id": "-"} == {
-        "ok": True, "wheel_id": wheel["id"], "spin_id": "-", "position": 0, "kind": "points",
-        "words": "You won 7 points!", "paid": "This was a free spin.", "code": None, "url": None, "available": 7,
-    }  # fmt: skip
-    assert second.status_code == 409 and second.json()["refusal"].startswith("You have used today's free spins")
+        "ok": True,
+        "wheel_id": wheel["id"],
+        "spin_id": "-",
+        "position": 0,
+        "kind": "points",
+        "words": "You won 7 points!",
+        "paid": "This was a free spin.",
+        "code": None,
+        "url": None,
+        "available": 7,
+    }
+    assert second.status_code == 409 and second.json()["refusal"].startswith(
+        "You have used today's free spins"
+    )
     assert plain.status_code == 409 and "You have used today&#39;s free spins" in plain.text
     assert [e["kind"] for e in ledger(admin, customer_id)] == ["bonus"]

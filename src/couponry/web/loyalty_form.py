@@ -110,8 +110,14 @@ def strip_rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def program_values(program: dict[str, Any] | None) -> dict[str, str]:
     """A stored program (or the API's defaults) as the form's values, with blank rows to add to."""
-    p = program or {"earn_points": 1, "per_amount": 1000, "point_value": 1, "pending_days": 30,
-                    "expiry_days": 365, "multipliers": []}  # fmt: skip
+    p = program or {
+        "earn_points": 1,
+        "per_amount": 1000,
+        "point_value": 1,
+        "pending_days": 30,
+        "expiry_days": 365,
+        "multipliers": [],
+    }
     values = {
         "earn_points": str(p["earn_points"]),
         "per_amount": money_text(p["per_amount"]),

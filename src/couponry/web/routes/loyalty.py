@@ -40,7 +40,9 @@ async def _posted(request: Request) -> dict[str, str]:
 def _page(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
     errors = context.get("errors") or {}
     known = set(context.get("fields", ()))
-    general = [msg if field == "_" else f"{field}: {msg}" for field, msg in errors.items() if field not in known]
+    general = [
+        msg if field == "_" else f"{field}: {msg}" for field, msg in errors.items() if field not in known
+    ]
     return render(
         request,
         template,
@@ -79,10 +81,22 @@ def _program_page(
         current = None
     values = values if values is not None else lf.program_values(current)
     row_numbers = lf.rows(values, "multipliers")
-    fields = {*PROGRAM_FIELDS, *(f"multipliers.{i}.{k}" for i in row_numbers
-                                 for k in ("factor", "products", "categories", "brands"))}  # fmt: skip
-    context = {"program": current, "v": values, "errors": errors or {}, "saved": saved,
-               "multiplier_rows": row_numbers, "fields": fields}  # fmt: skip
+    fields = {
+        *PROGRAM_FIELDS,
+        *(
+            f"multipliers.{i}.{k}"
+            for i in row_numbers
+            for k in ("factor", "products", "categories", "brands")
+        ),
+    }
+    context = {
+        "program": current,
+        "v": values,
+        "errors": errors or {},
+        "saved": saved,
+        "multiplier_rows": row_numbers,
+        "fields": fields,
+    }
     return _page(request, "dashboard/loyalty_program.html", context, status_code)
 
 
@@ -184,11 +198,20 @@ def _wheels_page(
     offers = views.campaign_offers(
         db, {p["campaign_id"] for w in listed for p in w["prizes"] if p.get("campaign_id")}
     )
-    values = values or {"free_spins_per_day": "1", "cost_points": "0", "prizes.0.kind": "points",
-                        "prizes.1.kind": "nothing"}  # fmt: skip
+    values = values or {
+        "free_spins_per_day": "1",
+        "cost_points": "0",
+        "prizes.0.kind": "points",
+        "prizes.1.kind": "nothing",
+    }
     prize_rows = range(max(lf.rows(values, "prizes").stop, 4))
-    fields = {"name", "cost_points", "free_spins_per_day", "prizes",
-              *(f"prizes.{i}.{k}" for i in prize_rows for k in PRIZE_FIELDS)}  # fmt: skip
+    fields = {
+        "name",
+        "cost_points",
+        "free_spins_per_day",
+        "prizes",
+        *(f"prizes.{i}.{k}" for i in prize_rows for k in PRIZE_FIELDS),
+    }
     context = {
         "wheels": listed,
         "offers": offers,
@@ -252,7 +275,9 @@ def _customer_page(
         except NotFound:
             missing = True
         else:
-            entries = [{**e, "words": lf.entry_words(e)} for e in views.recent_entries(db, actor, customer_id)]
+            entries = [
+                {**e, "words": lf.entry_words(e)} for e in views.recent_entries(db, actor, customer_id)
+            ]
     context = {
         "customer_id": customer_id,
         "points": points,

@@ -39,8 +39,14 @@ def _points(db: Any, customer_id: str) -> dict[str, Any]:
     try:
         return program.points(db, ACTOR, customer_id, utcnow())
     except NotFound:  # a link to a customer since removed: nothing to show
-        return {"customer_id": customer_id, "member": False, "pending": 0, "available": 0,
-                "lifetime": 0, "expiring_soon": []}  # fmt: skip
+        return {
+            "customer_id": customer_id,
+            "member": False,
+            "pending": 0,
+            "available": 0,
+            "lifetime": 0,
+            "expiring_soon": [],
+        }
 
 
 def _program(db: Any) -> dict[str, Any] | None:
@@ -155,6 +161,14 @@ def prize_words(prize: dict[str, Any], offers: dict[str, dict[str, str]]) -> str
     return "No prize"
 
 
+def short_words(prize: dict[str, Any], offers: dict[str, dict[str, str]]) -> str:
+    """What fits on the wheel's slice: the campaign's name for a coupon."""
+    if prize["kind"] == "coupon":
+        offer = offers.get(prize.get("campaign_id") or "")
+        return offer["name"] if offer else "A coupon"
+    return prize_words(prize, offers)
+
+
 def segments(prizes: list[dict[str, Any]], offers: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
     """The wheel's slices: each prize's share of the circle is its share of the weights, drawn
     clockwise from the top, where the pointer is."""
@@ -162,9 +176,18 @@ def segments(prizes: list[dict[str, Any]], offers: dict[str, dict[str, str]]) ->
     start, out = 0.0, []
     for i, p in enumerate(prizes):
         sweep = 360.0 * p["weight"] / total
-        out.append({"position": p["position"], "start": start, "end": start + sweep,
-                    "colour": i % SEGMENT_COLOURS, "words": prize_words(p, offers),
-                    "path": _slice_path(start, start + sweep), "label": _label_at(start + sweep / 2)})  # fmt: skip
+        out.append(
+            {
+                "position": p["position"],
+                "start": start,
+                "end": start + sweep,
+                "colour": i % SEGMENT_COLOURS,
+                "words": prize_words(p, offers),
+                "short": short_words(p, offers),
+                "path": _slice_path(start, start + sweep),
+                "label": _label_at(start + sweep / 2),
+            }
+        )
         start += sweep
     return out
 
@@ -204,9 +227,15 @@ def _spin(request: Request, wheel_id: str, customer_id: str, now: datetime) -> d
     """The spin's result as the page and its script show it: the drawn prize's position, in words."""
     state = request.app.state
     try:
-        spun = wheels.spin(state.db, ACTOR, wheel_id, customer_id, now, ZoneInfo(state.settings.shop_timezone))
+        spun = wheels.spin(
+            state.db, ACTOR, wheel_id, customer_id, now, ZoneInfo(state.settings.shop_timezone)
+        )
     except (PointsRefused, NotFound) as refused:
-        return {"ok": False, "wheel_id": wheel_id, "refusal": lf.REFUSAL_WORDS.get(refused.code, "You cannot spin now.")}
+        return {
+            "ok": False,
+            "wheel_id": wheel_id,
+            "refusal": lf.REFUSAL_WORDS.get(refused.code, "You cannot spin now."),
+        }
     prize = spun["prize"]
     offers = views.campaign_offers(state.db, [prize["campaign_id"]] if prize.get("campaign_id") else [])
     if prize["kind"] == "points":
@@ -246,7 +275,10 @@ async def spin(request: Request, token: Token, wheel_id: ResourceIdPath) -> Resp
     visit = await _visit(request, token)
     if visit is None:
         if "application/json" in request.headers.get("accept", ""):
-            return JSONResponse({"ok": False, "refusal": "This link has expired. Open the page again from the shop."}, status_code=404)
+            return JSONResponse(
+                {"ok": False, "refusal": "This link has expired. Open the page again from the shop."},
+                status_code=404,
+            )
         return _invalid(request)
     result = await run_in_threadpool(_spin, request, wheel_id, visit.customer_id, utcnow())
     status = 201 if result["ok"] else 409
@@ -255,4 +287,9 @@ async def spin(request: Request, token: Token, wheel_id: ResourceIdPath) -> Resp
         security.harden(response, None)
         return response
     extra = await run_in_threadpool(_wheels_context, request, visit.customer_id)
-    return render(request, "portal/wheel.html", _context(token, visit, "/wheel", result=result, **extra), status_code=status)
+    return render(
+        request,
+        "portal/wheel.html",
+        _context(token, visit, "/wheel", result=result, **extra),
+        status_code=status,
+    )

@@ -100,6 +100,7 @@
       event.preventDefault();
       if (button.disabled) { return; }
       button.disabled = true;
+      region.textContent = "";  // the last result goes: the new one is said when the wheel stops
       card.classList.add("spinning");
       var token = form.querySelector("input[name=csrf_token]");
       fetch(form.action, {
