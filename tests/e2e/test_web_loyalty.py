@@ -309,3 +309,29 @@ def test_a_spin_answers_the_prize_the_server_drew_as_json_for_the_wheels_script(
     )
     assert plain.status_code == 409 and "You have used today&#39;s free spins" in plain.text
     assert [e["kind"] for e in ledger(admin, customer_id)] == ["bonus"]
+
+
+def test_without_javascript_a_spin_shows_the_page_with_the_wheel_resting_on_the_prize(
+    server: Server, admin: httpx.Client, program: dict
+) -> None:
+    wheel = admin.post(
+        "/v1/wheels",
+        json={
+            "name": "Plain",
+            "free_spins_per_day": 1,
+            "prizes": [
+                {"kind": "nothing", "weight": 1},
+                {"kind": "points", "points": 3, "weight": 1, "stock": 0},
+            ],
+        },
+    ).json()
+    customer_id = member(admin)
+    path = portal_path(admin, customer_id)
+    with httpx.Client(base_url=server.base) as shopper:
+        before = shopper.get(f"{path}/wheel").text
+        answer = shopper.post(f"{path}/wheels/{wheel['id']}/spins", data={"csrf_token": csrf_of(before)})
+    assert "Prizes: No prize." in before  # the visually hidden list of what can be won
+    # the points prize is out of stock: only "nothing" can be drawn, and it is the whole wheel
+    assert answer.status_code == 201
+    assert 'data-position="0"' in answer.text and "No prize this time." in answer.text
+    assert 'class="wheel-disc" transform="rotate(180.0 100 100)"' in answer.text

@@ -219,7 +219,11 @@ def _wheels_context(request: Request, customer_id: str) -> dict[str, Any]:
     offers = views.campaign_offers(
         db, {p["campaign_id"] for w in listed for p in w["prizes"] if p.get("campaign_id")}
     )
-    shown = [{**w, "segments": segments(w["prizes"], offers)} for w in listed]
+    # a prize out of stock is never drawn: the wheel shows the prizes that can be won, at their chances
+    shown = [
+        {**w, "segments": segments([p for p in w["prizes"] if p.get("remaining") != 0], offers)}
+        for w in listed
+    ]
     return {"points": _points(db, customer_id), "wheels": shown, "offers": offers}
 
 
