@@ -312,7 +312,7 @@ def test_a_spin_answers_the_prize_the_server_drew_as_json_for_the_wheels_script(
 
 
 def test_without_javascript_a_spin_shows_the_page_with_the_wheel_resting_on_the_prize(
-    server: Server, admin: httpx.Client, program: dict
+    server: Server, admin: httpx.Client, marketer: httpx.Client, program: dict
 ) -> None:
     wheel = admin.post(
         "/v1/wheels",
@@ -335,3 +335,7 @@ def test_without_javascript_a_spin_shows_the_page_with_the_wheel_resting_on_the_
     assert answer.status_code == 201
     assert 'data-position="0"' in answer.text and "No prize this time." in answer.text
     assert 'class="wheel-disc" transform="rotate(180.0 100 100)"' in answer.text
+    # and the dashboard gives the chances as they are now: the prize out of stock has none
+    dashboard = marketer.get("/dashboard/loyalty/wheels").text
+    plain = dashboard[dashboard.index(">Plain</h3>") :]
+    assert re.findall(r'<td class="num">([^<]+)</td>', plain)[:4] == ["1", "100.0 %", "1", "none left"]

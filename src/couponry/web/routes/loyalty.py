@@ -184,6 +184,16 @@ async def create_reward(request: Request, user: Admin) -> Response:
 PRIZE_FIELDS = ("kind", "campaign_id", "points", "weight", "stock")
 
 
+def _with_chances(wheel: dict[str, Any]) -> dict[str, Any]:
+    """Each prize's chance in percent now: its weight against the prizes still in stock (None: out)."""
+    total = sum(p["weight"] for p in wheel["prizes"] if p.get("remaining") != 0) or 1
+    prizes = [
+        {**p, "chance": None if p.get("remaining") == 0 else 100 * p["weight"] / total}
+        for p in wheel["prizes"]
+    ]
+    return {**wheel, "prizes": prizes}
+
+
 def _wheels_page(
     request: Request,
     user: User,
@@ -194,7 +204,7 @@ def _wheels_page(
     status_code: int = 200,
 ) -> Response:
     db = request.app.state.db
-    listed = wheels.list_wheels(db, user.as_actor())
+    listed = [_with_chances(w) for w in wheels.list_wheels(db, user.as_actor())]
     offers = views.campaign_offers(
         db, {p["campaign_id"] for w in listed for p in w["prizes"] if p.get("campaign_id")}
     )
