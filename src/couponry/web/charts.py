@@ -12,14 +12,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 WIDTH, HEIGHT = 720, 180  # the viewBox; the SVG scales to its container's width
-LEFT, RIGHT, TOP, BOTTOM = 64, 8, 10, 24  # room for the value axis and the first/last day
+LEFT, RIGHT, TOP, BOTTOM = 84, 8, 10, 24  # room for the value axis and the first/last day
 
 
 @dataclass(frozen=True)
 class Bar:
     day: str
     value: int
-    text: str  # the value as people read it ("12.50 USD", "3")
+    text: str  # the value as people read it ("12.50", "3")
     x: float
     y: float
     width: float

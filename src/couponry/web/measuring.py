@@ -60,11 +60,10 @@ def campaign_measures(
     except InvalidInput as exc:
         out["error"] = f"{exc.field}: {exc.detail.split(': ', 1)[-1]}" if exc.field else exc.detail
         return out
-    cur = body["currency"]
     days = body["daily"]
 
     def amount(v: int) -> str:
-        return money(v, cur)
+        return money(v)  # the section names the currency once
 
     out["s"] = body
     out["rates"] = {"redemption_rate": _percent(body["redemption_rate"]), "roi": _percent(body["roi"])}
