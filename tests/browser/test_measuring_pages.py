@@ -38,7 +38,9 @@ def ab_campaign(api: httpx.Client) -> dict:
     )
     for n in range(12):
         customer = f"m-{created['id']}-{n}"
-        issued = api.post(f"/v1/campaigns/{created['id']}/coupons", json={"count": 1, "customer_id": customer})
+        issued = api.post(
+            f"/v1/campaigns/{created['id']}/coupons", json={"count": 1, "customer_id": customer}
+        )
         assert issued.status_code == 201, issued.text
         if n % 5 in (0, 1, 3):
             (code,) = issued.json()["codes"]
@@ -64,7 +66,8 @@ def test_a_campaign_page_shows_the_apis_figures_with_charts_and_the_ab_test(
     page.goto(f"/dashboard/campaigns/{ab_campaign['id']}")
 
     stats = api.get(f"/v1/campaigns/{ab_campaign['id']}/stats", params=_period()).json()
-    assert page.get_by_label("From", exact=True).input_value() == stats["from"]  # the default: the last 30 days
+    # the period shown by default is the last 30 days
+    assert page.get_by_label("From", exact=True).input_value() == stats["from"]
     assert page.get_by_label("To", exact=True).input_value() == stats["to"]
     for key in ("issued", "claimed", "redeemed", "orders", "revenue", "average_order_value"):
         assert _figure(page, key) == str(stats[key]), key
@@ -134,13 +137,18 @@ def test_the_reports_page_downloads_the_apis_csv(page, make_user, api, ab_campai
     assert page.get_by_role("link", name="Five or ten off").is_visible()
     assert page.locator(f'#settlement tr[data-store="{store}"]').inner_text().endswith("3.00")
 
-    period = {"from": page.get_by_label("From", exact=True).input_value(), "to": page.get_by_label("To", exact=True).input_value()}
+    period = {
+        "from": page.get_by_label("From", exact=True).input_value(),
+        "to": page.get_by_label("To", exact=True).input_value(),
+    }
     with page.expect_download() as download:
         page.get_by_role("link", name="Download the campaigns report (CSV)").click()
     assert Path(download.value.path()).read_text() == api.get("/v1/reports/campaigns.csv", params=period).text
     with page.expect_download() as download:
         page.get_by_role("link", name="Download the settlement (CSV)").click()
-    assert Path(download.value.path()).read_text() == api.get("/v1/reports/settlement.csv", params=period).text
+    assert (
+        Path(download.value.path()).read_text() == api.get("/v1/reports/settlement.csv", params=period).text
+    )
     check_a11y(page)
     screenshot(page, "reports")
 

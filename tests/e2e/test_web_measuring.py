@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -18,7 +18,7 @@ from tests.serving import Server
 
 
 @pytest.fixture
-def signed_in(server: Server) -> Iterator[callable]:
+def signed_in(server: Server) -> Iterator[Callable[..., httpx.Client]]:
     opened: list[httpx.Client] = []
 
     def open_as(role: str, store_id: str | None = None) -> httpx.Client:
@@ -39,7 +39,9 @@ def _period() -> dict[str, str]:
     return {"from": (today - timedelta(days=6)).isoformat(), "to": today.isoformat()}
 
 
-@pytest.mark.parametrize(("role", "home"), [("admin", "/dashboard"), ("store", "/dashboard"), ("pos", "/pos")])
+@pytest.mark.parametrize(
+    ("role", "home"), [("admin", "/dashboard"), ("store", "/dashboard"), ("pos", "/pos")]
+)
 def test_the_root_sends_a_signed_in_person_to_their_home(server: Server, signed_in, role, home) -> None:
     web = signed_in(role, "s1" if role == "store" else None)
     answer = web.get("/")
@@ -54,7 +56,9 @@ def test_the_root_sends_a_visitor_to_sign_in(server: Server) -> None:
 
 def test_the_reports_csv_downloads_are_the_apis_csv(server: Server, admin: httpx.Client, signed_in) -> None:
     store = unique("S")
-    created, code = campaign_with_code(admin, name="Report me, =1+1", discount={"type": "amount", "amount": 700})
+    created, code = campaign_with_code(
+        admin, name="Report me, =1+1", discount={"type": "amount", "amount": 700}
+    )
     assert redeem(admin, code, cart=cart(line("1", 3000, 1, store_id=store))).status_code == 201
     web = signed_in("admin")
     period = _period()
@@ -69,7 +73,9 @@ def test_the_reports_csv_downloads_are_the_apis_csv(server: Server, admin: httpx
     rows = list(csv.DictReader(io.StringIO(web.get("/dashboard/reports/campaigns.csv", params=period).text)))
     mine = next(r for r in rows if r["campaign_id"] == created["id"])
     assert mine["redeemed"] == "1" and mine["name"] == "Report me, =1+1"
-    settlement = list(csv.DictReader(io.StringIO(web.get("/dashboard/reports/settlement.csv", params=period).text)))
+    settlement = list(
+        csv.DictReader(io.StringIO(web.get("/dashboard/reports/settlement.csv", params=period).text))
+    )
     assert {"store_id": store, "currency": "USD", "amount": "700"}.items() <= next(
         r for r in settlement if r["store_id"] == store
     ).items()
@@ -77,7 +83,9 @@ def test_the_reports_csv_downloads_are_the_apis_csv(server: Server, admin: httpx
     assert page.status_code == 200 and "Report me, =1+1" in page.text and store in page.text
 
 
-def test_a_store_user_downloads_only_its_own_stores_rows(server: Server, admin: httpx.Client, signed_in) -> None:
+def test_a_store_user_downloads_only_its_own_stores_rows(
+    server: Server, admin: httpx.Client, signed_in
+) -> None:
     ours, theirs = unique("S"), unique("S")
     own, own_code = campaign_with_code(admin, name="Own sale", issuer={"type": "store", "store_id": ours})
     other, _ = campaign_with_code(admin, name="Their sale", issuer={"type": "store", "store_id": theirs})
@@ -96,7 +104,9 @@ def test_a_store_user_downloads_only_its_own_stores_rows(server: Server, admin: 
     assert page.status_code == 200 and 'data-figure="issued" data-value="1"' in page.text
 
 
-def test_a_period_the_service_refuses_is_shown_on_the_page(server: Server, admin: httpx.Client, signed_in) -> None:
+def test_a_period_the_service_refuses_is_shown_on_the_page(
+    server: Server, admin: httpx.Client, signed_in
+) -> None:
     created, _ = campaign_with_code(admin)
     web = signed_in("admin")
     backwards = {"from": "2026-11-20", "to": "2026-11-01"}

@@ -9,7 +9,9 @@ from couponry.domain.experiments import MIN_SAMPLE, why_no_winner
 from couponry.web.charts import HEIGHT, TOP, WIDTH, bar_chart, nice_ceiling
 
 
-@pytest.mark.parametrize(("value", "top"), [(0, 1), (1, 1), (3, 5), (7, 10), (10, 10), (11, 20), (4500, 5000)])
+@pytest.mark.parametrize(
+    ("value", "top"), [(0, 1), (1, 1), (3, 5), (7, 10), (10, 10), (11, 20), (4500, 5000)]
+)
 def test_the_axis_top_is_a_round_number_at_or_above_the_highest_value(value: int, top: int) -> None:
     assert nice_ceiling(value) == top
 

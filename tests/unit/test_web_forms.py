@@ -7,10 +7,10 @@ import pytest
 from pydantic import ValidationError
 
 from couponry.api.schemas.campaigns import CampaignCreate
-from couponry.web import campaign_form, segment_form
-from couponry.web.security import safe_next
 from couponry.domain.wording import describe_terms
 from couponry.services.ids import utcnow
+from couponry.web import campaign_form, segment_form
+from couponry.web.security import safe_next
 from couponry.web.wording import campaign_rules, discount_words, terms_words
 
 

@@ -71,7 +71,9 @@ def campaign_measures(
         ("redemptions", bar_chart("Daily redemptions", [(d["date"], d["redeemed"]) for d in days])),
         (
             "discount-cost",
-            bar_chart("Daily discount cost", [(d["date"], d["discount_cost"]["total"]) for d in days], amount),
+            bar_chart(
+                "Daily discount cost", [(d["date"], d["discount_cost"]["total"]) for d in days], amount
+            ),
         ),
         ("revenue", bar_chart("Daily revenue", [(d["date"], d["revenue"]) for d in days], amount)),
     ]
@@ -87,7 +89,9 @@ def _test(body: dict[str, Any]) -> dict[str, Any]:
     """The A/B test in words: each variant's row, the p-value, the winner or why there is none yet."""
     rows = []
     for v in body["variants"]:
-        words = "no discount (control)" if v["control"] else discount_words({**v, "currency": body["currency"]})
+        words = (
+            "no discount (control)" if v["control"] else discount_words({**v, "currency": body["currency"]})
+        )
         rows.append({**v, "words": words, "rate": _percent(v["redemption_rate"])})
     issued = [v["issued"] for v in body["variants"]]
     why = None
