@@ -63,9 +63,9 @@ def test_the_reports_csv_downloads_are_the_apis_csv(server: Server, admin: httpx
     web = signed_in("admin")
     period = _period()
 
-    for path in ("campaigns.csv", "settlement.csv"):
-        ours = web.get(f"/dashboard/reports/{path}", params=period)
-        theirs = admin.get(f"/v1/reports/{path}", params=period)
+    for path, params in [(p, q) for p in ("campaigns.csv", "settlement.csv") for q in (period, {})]:
+        ours = web.get(f"/dashboard/reports/{path}", params=params)
+        theirs = admin.get(f"/v1/reports/{path}", params=params)
         assert ours.status_code == 200 and theirs.status_code == 200
         assert ours.headers["content-type"].startswith("text/csv")
         assert "attachment" in ours.headers["content-disposition"]
