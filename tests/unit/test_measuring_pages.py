@@ -7,6 +7,7 @@ import pytest
 
 from couponry.domain.experiments import MIN_SAMPLE, why_no_winner
 from couponry.web.charts import HEIGHT, TOP, WIDTH, bar_chart, nice_ceiling
+from couponry.web.measuring import ab_test
 
 
 @pytest.mark.parametrize(
@@ -52,3 +53,38 @@ def test_a_refund_larger_than_a_days_sales_draws_no_negative_bar() -> None:
 )
 def test_a_test_without_a_winner_says_why(p_value: float | None, issued: list[int], why: str | None) -> None:
     assert why_no_winner(p_value, issued) == why
+
+
+def _body(winner: str | None, p_value: float | None, issued: tuple[int, int]) -> dict:
+    arm = {"redeemed": 0, "redemption_rate": 0.1, "weight": 1.0, "revenue_per_issued": 0}
+    return {
+        "currency": "USD",
+        "variants": [
+            {
+                **arm,
+                "name": "ten",
+                "discount": {"type": "percent", "percent": "10"},
+                "control": False,
+                "issued": issued[0],
+            },
+            {**arm, "name": "none", "discount": None, "control": True, "issued": issued[1]},
+        ],  # fmt: skip
+        "p_value": p_value,
+        "winner": winner,
+        "compared": ["none", "ten"],
+        "srm_p_value": 0.5,
+        "min_sample": MIN_SAMPLE,
+    }
+
+
+def test_the_ab_section_names_the_winner_or_says_why_there_is_none_yet() -> None:
+    won = ab_test(_body("ten", 0.001, (2000, 2000)))
+    assert won["winner"] == "ten" and won["why"] is None
+    assert [r["words"] for r in won["rows"]] == ["10% off", "no discount (control)"]
+    small = ab_test(_body(None, 0.001, (2000, 40)))
+    assert (
+        small["why"].startswith("the sample is below the minimum") and "(the smallest has 40)" in small["why"]
+    )
+    even = ab_test(_body(None, 0.31, (2000, 2000)))
+    assert even["why"] == "the difference is not significant (p = 0.310, at or above 0.05)"
+    assert ab_test(_body(None, None, (0, 10)))["why"].startswith("there is nothing to compare yet")

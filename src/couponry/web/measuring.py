@@ -81,11 +81,11 @@ def campaign_measures(
         d for d in days if d["redeemed"] or d["orders"] or d["revenue"] or d["discount_cost"]["total"]
     ]
     if body["variants"]:
-        out["test"] = _test(body)
+        out["test"] = ab_test(body)
     return out
 
 
-def _test(body: dict[str, Any]) -> dict[str, Any]:
+def ab_test(body: dict[str, Any]) -> dict[str, Any]:
     """The A/B test in words: each variant's row, the p-value, the winner or why there is none yet."""
     rows = []
     for v in body["variants"]:
