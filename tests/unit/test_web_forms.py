@@ -7,9 +7,11 @@ import pytest
 from pydantic import ValidationError
 
 from couponry.api.schemas.campaigns import CampaignCreate
+from couponry.domain.wording import describe_terms
+from couponry.services.ids import utcnow
 from couponry.web import campaign_form, segment_form
 from couponry.web.security import safe_next
-from couponry.web.wording import discount_words, terms_words
+from couponry.web.wording import campaign_rules, discount_words, terms_words
 
 
 def _form(**fields: str) -> dict[str, str]:
@@ -171,23 +173,24 @@ def test_segment_rows_read_as_typed_rules_and_a_bad_value_names_its_row() -> Non
     assert refused.value.row == 1
 
 
-def test_terms_read_as_words() -> None:
+def test_the_dashboard_words_a_campaigns_terms_as_the_coupon_page_does() -> None:
     campaign = {
         "currency": "USD",
         "discount": {"type": "amount", "amount": 1000},
         "conditions": {"min_spend": 5000, "channels": ["pos"], "first_order_only": True},
     }
-    assert (
-        terms_words(campaign)
-        == "10.00 USD off on orders of 50.00 USD or more, first order only, in shops only"
-    )
+    assert terms_words(campaign) == "10.00 off orders of 50.00 or more, on a first order only, in shops only"
+    ending = {**campaign, "conditions": {"min_spend": 5000}, "validity": {"ends_at": "2099-01-01T00:00:00Z"}}
+    assert terms_words(ending) == describe_terms(campaign_rules(ending), now=utcnow())
+    assert terms_words(ending).endswith(", until 31 Dec 2098")
     percent = {"currency": "EUR", "discount": {"type": "percent", "percent": "12.500000", "max_amount": 2000}}
-    assert discount_words(percent) == "12.5% off, at most 20.00 EUR"
+    assert discount_words(percent) == "12.5% off (up to 20.00)"
     tiers = {
         "currency": "USD",
         "discount": {"type": "tiered", "tiers": [{"min_spend": 10000, "amount": 1000}]},
     }
-    assert discount_words(tiers) == "Spend 100.00 USD get 10.00 USD off"
+    assert discount_words(tiers) == "up to 10.00 off"
+    assert terms_words(tiers) == "10.00 off orders of 100.00 or more"
 
 
 @pytest.mark.parametrize(

@@ -160,3 +160,17 @@ def draw(names: Sequence[str], weights: Sequence[float], u: float) -> str:
         if u < edge:
             return name
     return names[-1]
+
+
+def why_no_winner(p_value: float | None, issued: Sequence[int]) -> str | None:
+    """Why `verdict` named no winner, as a stable code (None when it would name one):
+    `not_testable` (fewer than two arms, an arm with nothing issued, or every rate equal at 0 or 1),
+    `sample_too_small` (an arm below MIN_SAMPLE issued: read the test once every arm has it),
+    `not_significant` (p >= ALPHA)."""
+    if len(issued) < 2 or p_value is None:
+        return "not_testable"
+    if min(issued) < MIN_SAMPLE:
+        return "sample_too_small"
+    if p_value >= ALPHA:
+        return "not_significant"
+    return None

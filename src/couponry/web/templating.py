@@ -73,7 +73,7 @@ NAV: list[dict[str, Any]] = [
     {"href": "/dashboard/coupon-center", "label": "Coupon center", "roles": ("admin", "store")},
     {"href": "/dashboard/referrals", "label": "Referrals", "roles": ("admin",)},
     {"href": "/dashboard/loyalty", "label": "Loyalty", "roles": ("admin",)},
-    {"href": "/dashboard/reports", "label": "Reports", "roles": ("admin", "store"), "soon": True},
+    {"href": "/dashboard/reports", "label": "Reports", "roles": ("admin", "store")},
     {"href": "/dashboard/keys", "label": "API keys", "roles": ("admin",)},
     {"href": "/dashboard/users", "label": "Users", "roles": ("admin",)},
 ]

@@ -1,58 +1,40 @@
-"""Campaign terms in words, for people: "10.00 off orders of 50.00 or more". Shared by the dashboard
-and the public pages (filters `discount_words` and `terms_words` in templates)."""
+"""Template filters `discount_words` and `terms_words`: a campaign (the API's JSON, as the services
+return it) in words. They only translate the JSON into the domain's CampaignRules; the words themselves
+are domain/wording.py's, the same the coupon page, the POS page and the portal use ("10.00 off orders
+of 50.00 or more, until 31 Dec"). Amounts are written without the currency code: pages name it once."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Mapping
 from typing import Any
 
-
-def _money(minor: int, currency: str) -> str:
-    whole, cents = divmod(int(minor), 100)
-    return f"{whole:,}.{cents:02d} {currency}".strip()
-
-
-def _percent(value: Any) -> str:
-    number = Decimal(str(value)).normalize()
-    return f"{number:f}%"
+from couponry.adapters.db.campaign_rules import benefit_from_dict, rules_from_parts
+from couponry.domain.rules import CampaignRules
+from couponry.domain.wording import describe_discount, describe_terms
+from couponry.services.ids import utcnow
 
 
-def discount_words(campaign: dict[str, Any]) -> str:
-    d, cur = campaign["discount"], campaign.get("currency", "")
-    kind = d["type"]
-    if kind == "amount":
-        return f"{_money(d['amount'], cur)} off"
-    if kind == "amount_per_item":
-        most = f" (at most {d['max_items']} items)" if d.get("max_items") else ""
-        return f"{_money(d['amount'], cur)} off each item{most}"
-    if kind == "percent":
-        cap = f", at most {_money(d['max_amount'], cur)}" if d.get("max_amount") else ""
-        most = f" on at most {d['max_items']} items" if d.get("max_items") else ""
-        return f"{_percent(d['percent'])} off{most}{cap}"
-    if kind == "free_shipping":
-        cap = f" up to {_money(d['max_amount'], cur)}" if d.get("max_amount") else ""
-        return f"Free shipping{cap}"
-    if kind == "tiered":
-        steps = ", ".join(
-            f"spend {_money(t['min_spend'], cur)} get {_money(t['amount'], cur)} off" for t in d["tiers"]
-        )
-        return steps[:1].upper() + steps[1:]
-    return kind
+def campaign_rules(campaign: Mapping[str, Any]) -> CampaignRules:
+    """The domain's rules of a campaign in the API's JSON shape (a web page's `c`)."""
+    limits = campaign.get("limits") or {}
+    return rules_from_parts(
+        campaign.get("id") or "",
+        currency=campaign.get("currency", ""),
+        status=campaign.get("status", "active"),
+        stacking=campaign.get("stacking", "exclusive"),
+        definition=campaign,
+        max_redemptions=limits.get("max_redemptions"),
+        budget=limits.get("budget"),
+        per_coupon=limits.get("per_coupon"),
+        per_customer=limits.get("per_customer"),
+    )
 
 
-def terms_words(campaign: dict[str, Any]) -> str:
-    """The discount with its main conditions: "10.00 USD off orders of 50.00 USD or more"."""
-    words = discount_words(campaign)
-    cond, cur = campaign.get("conditions") or {}, campaign.get("currency", "")
-    if cond.get("min_spend"):
-        words += f" on orders of {_money(cond['min_spend'], cur)} or more"
-    if cond.get("min_quantity"):
-        words += f", with at least {cond['min_quantity']} items"
-    if cond.get("first_order_only"):
-        words += ", first order only"
-    channels = cond.get("channels") or []
-    if channels == ["online"]:
-        words += ", online only"
-    elif channels == ["pos"]:
-        words += ", in shops only"
-    return words
+def discount_words(campaign: Mapping[str, Any]) -> str:
+    """The discount alone: "10.00 off", "12.5% off (up to 20.00)", "free shipping"."""
+    return describe_discount(benefit_from_dict(campaign["discount"]), campaign.get("currency", ""))
+
+
+def terms_words(campaign: Mapping[str, Any]) -> str:
+    """The discount with every condition a person must know: "10.00 off orders of 50.00 or more"."""
+    return describe_terms(campaign_rules(campaign), now=utcnow())

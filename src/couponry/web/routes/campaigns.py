@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Form, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
@@ -20,11 +20,15 @@ from couponry.services.distribution.listings import list_segments
 from couponry.services.ids import utcnow
 from couponry.services.jobs import jobs
 from couponry.web import campaign_form, security
+from couponry.web.measuring import campaign_measures
 from couponry.web.templating import render
 
 router = security.web_router(prefix="/dashboard")
 Marketer = Annotated[User, Depends(security.require_user(Role.ADMIN, Role.STORE))]
 MAX_GENERATE = 1_000_000  # codes per request from the dashboard (the API's own bound is larger)
+# the stats' period picker: a day (YYYY-MM-DD); the service checks it and the page shows its refusal
+FromDay = Annotated[str | None, Query(alias="from", max_length=40)]
+ToDay = Annotated[str | None, Query(max_length=40)]
 
 
 def usage_bars(campaign: dict[str, Any]) -> dict[str, Any]:
@@ -134,14 +138,25 @@ async def create_campaign(request: Request, user: Marketer) -> Response:
 
 @router.get("/campaigns/{campaign_id}")
 def campaign_page(
-    request: Request, user: Marketer, campaign_id: ResourceIdPath, saved: str | None = None
+    request: Request,
+    user: Marketer,
+    campaign_id: ResourceIdPath,
+    saved: str | None = None,
+    from_: FromDay = None,
+    to: ToDay = None,
 ) -> Response:
     db, actor = request.app.state.db, user.as_actor()
     campaign = campaigns.get_campaign(db, actor, campaign_id)
     return render(
         request,
         "dashboard/campaign.html",
-        {"c": campaign, "bars": usage_bars(campaign), "saved": bool(saved), "job": None},
+        {
+            "c": campaign,
+            "bars": usage_bars(campaign),
+            "saved": bool(saved),
+            "job": None,
+            "m": campaign_measures(request, user, campaign, from_, to),
+        },
     )
 
 
@@ -199,7 +214,9 @@ def generate_codes(
             context["codes"] = payload["codes"]
     template = "dashboard/_codes.html" if request.headers.get("HX-Request") else "dashboard/campaign.html"
     if template == "dashboard/campaign.html":
-        context.update(bars=usage_bars(campaign), saved=False)
+        context.update(
+            bars=usage_bars(campaign), saved=False, m=campaign_measures(request, user, campaign, None, None)
+        )
     return render(request, template, context, status_code=422 if error else 200)
 
 
