@@ -127,11 +127,18 @@ def _earning(quick: bool) -> tuple[list[Row], list[str]]:
         earned = sql(
             url, "SELECT count(*), coalesce(sum(points), 0) FROM points_ledger WHERE kind = 'earned'"
         )[0]
+        # wrk stops counting at its deadline with up to one request per connection in flight, which the
+        # server still completes: judge against the events the database stored for members.
+        stored = sql(
+            url,
+            "SELECT count(*) FROM events e JOIN loyalty_accounts a ON a.customer_id = e.customer_id "
+            "WHERE e.type = 'order.completed' AND a.member",
+        )[0][0]
         balances = sql(url, "SELECT coalesce(sum(pending), 0) FROM loyalty_accounts")[0][0]
     finally:
         drop_postgres(EARN_DB)
     rate = result.ok / result.seconds if result.seconds else 0.0
-    exact = earned[0] == result.ok and earned[1] == balances and result.other == 0
+    exact = earned[0] == stored and earned[1] == balances and result.other == 0
     rows = [
         Row(
             "earning on order.completed (10 lines): events/s",
@@ -142,8 +149,9 @@ def _earning(quick: bool) -> tuple[list[Row], list[str]]:
             rate / raw >= EARN_TARGET,
         ),
         Row(
-            "every accepted event earned once; balances = ledger sums",
-            f"{num(result.ok)} events 202, {num(earned[0])} earned entries, {num(earned[1])} points, "
+            "every stored event earned once; balances = ledger sums",
+            f"{num(result.ok)} events 202 counted by wrk, {num(stored)} stored, "
+            f"{num(earned[0])} earned entries, {num(earned[1])} points, "
             f"pending balances {num(balances)}, {result.other} errors",
             target="exact",
             met=exact,
