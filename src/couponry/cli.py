@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -112,7 +112,8 @@ def serve(
         from couponry.services.ids import utcnow
 
         for line in seed_demo(db):
-            typer.echo(f"demo campaign  {line}")
+            typer.echo(f"demo {line}")
+        typer.echo(f"demo customer  {_demo_portal_line(db)}")
         _, secret = create_key(db, role="admin", name="demo admin", store_id=None, now=utcnow())
         password = _demo_admin_user(db)
         _announce_when_up(host, port, secret, _save_demo_key(secret), password)
@@ -130,6 +131,19 @@ def serve(
         server_header=False,  # no "server: uvicorn" banner
         timeout_graceful_shutdown=5,
     )
+
+
+def _demo_portal_line(db: Any) -> str:
+    """The demo customer's own pages (wallet, coupon center, points, rewards, prize wheel): a signed link
+    that expires, so a new one each start."""
+    from couponry.services.access.actors import SYSTEM
+    from couponry.services.distribution.portal import create_portal_link
+    from couponry.services.ids import utcnow
+    from couponry.settings import get_settings
+
+    settings = get_settings()
+    link = create_portal_link(db, SYSTEM, "demo-customer", utcnow(), settings)
+    return f"demo-customer's pages (valid {settings.portal_link_minutes} min): {link['url']}"
 
 
 DEMO_KEY_FILE = "couponry-demo-key.txt"

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -50,6 +51,9 @@ def test_serve_demo_shows_the_admin_key_framed_after_start_up_and_saves_it_in_a_
                 "/sign-in", data={"email": email, "password": password, "csrf_token": token}
             )
             dashboard = browser.get("/dashboard")
+            [portal_line] = [line for line in console if line.startswith("demo customer")]
+            portal = urlsplit(portal_line.split(": ", 1)[1].strip()).path
+            points, rewards, wheel = (browser.get(f"{portal}/{p}") for p in ("points", "rewards", "wheel"))
         listed = httpx.get(
             f"http://127.0.0.1:{port}/v1/campaigns",
             headers={"Authorization": f"Bearer {key}"},
@@ -73,6 +77,10 @@ def test_serve_demo_shows_the_admin_key_framed_after_start_up_and_saves_it_in_a_
     assert re.search(rf"\|\s+password\s+{re.escape(password)}\s+\|", frame)
     assert "/dashboard" in frame
     assert oct((tmp_path / "couponry-demo-password.txt").stat().st_mode & 0o777) == "0o600"
+    # and the demo customer's own pages, from the link printed for them, show their points to spend
+    assert points.status_code == 200 and re.search(r"\b250\b", points.text)
+    assert rewards.status_code == 200 and "Free shipping" in rewards.text
+    assert wheel.status_code == 200 and "Daily wheel" in wheel.text
     assert signed_in.status_code == 303 and signed_in.headers["location"] == "/dashboard"
     assert dashboard.status_code == 200 and "Campaigns" in dashboard.text
 

@@ -1,8 +1,9 @@
-"""A demo shop: campaigns of every kind, with codes, so `couponry serve --demo` has something to show."""
+"""A demo shop: campaigns of every kind, with codes, a loyalty program with a reward and a prize wheel,
+and one customer with points, so `couponry serve --demo` has something to show on every page."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from couponry.services.campaigns import campaigns, coupons
 from couponry.services.customers import customers
 from couponry.services.distribution.links import coupon_links
 from couponry.services.ids import utcnow
+from couponry.services.loyalty import program, rewards, wheels
 
 DEMO_CAMPAIGNS: list[tuple[dict[str, Any], list[str]]] = [
     (
@@ -109,7 +111,8 @@ def _campaign(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def seed_demo(db: Database) -> list[str]:
-    """Create the demo campaigns once (idempotent by name); returns a line per campaign for the console."""
+    """Create the demo shop once (campaigns idempotent by name); returns a line per campaign and one for
+    the loyalty program, each labelled, for the console."""
     now = utcnow()
     lines = []
     with db.read() as conn:
@@ -119,7 +122,7 @@ def seed_demo(db: Database) -> list[str]:
             continue
         created = campaigns.create_campaign(db, SYSTEM, _campaign(spec), now)
         coupons.issue_codes(db, SYSTEM, created["id"], codes=codes, count=None, customer_id=None, now=now)
-        lines.append(f"{spec['name']}: {', '.join(codes)}")
+        lines.append(f"campaign  {spec['name']}: {', '.join(codes)}")
     personal = next((c for c in DEMO_CAMPAIGNS if c[0]["name"] == "Spend 100 get 10"), None)
     if personal and not existing:
         customers.put_customer(
@@ -155,5 +158,40 @@ def seed_demo(db: Database) -> list[str]:
         )
         code = issued["codes"][0]
         page = coupon_links(db).url(code, "demo-customer")  # the holder's page: slide to redeem there
-        lines.append(f"VIP birthday 20 off (personal to demo-customer): {code}  page: {page}")
+        lines.append(f"campaign  VIP birthday 20 off (personal to demo-customer): {code}  page: {page}")
+        lines.append(_seed_loyalty(db, now))
     return lines
+
+
+DEMO_PROGRAM = {
+    "earn_points": 1,
+    "per_amount": 100,  # a point per 1.00 spent
+    "point_value": 1,
+    "pending_days": 30,
+    "expiry_days": 365,
+    "multipliers": [{"categories": ["shoes"], "factor": 2}],
+}
+
+
+def _seed_loyalty(db: Database, now: datetime) -> str:
+    """The points program, a reward and a prize wheel (both giving the free-shipping campaign's coupons),
+    and `demo-customer` as a member with 250 points to spend in the customer pages."""
+    with db.read() as conn:
+        freeship = conn.execute(
+            select(campaigns_table.c.id).where(campaigns_table.c.name == "Free shipping over 50")
+        ).scalar_one()
+    from couponry.api.schemas.loyalty import ProgramIn, RewardIn, WheelIn  # their defaults, as the API's
+
+    program.put_program(db, SYSTEM, ProgramIn.model_validate(DEMO_PROGRAM).model_dump(), now)
+    program.join(db, SYSTEM, "demo-customer", now)
+    program.adjust(db, SYSTEM, {"customer_id": "demo-customer", "points": 250, "reason": "Demo welcome"}, now)
+    reward = {"name": "Free shipping", "points": 100, "campaign_id": freeship, "stock": 100}
+    rewards.create_reward(db, SYSTEM, RewardIn.model_validate(reward).model_dump(), now)
+    prizes = [
+        {"kind": "points", "points": 50, "weight": 2, "stock": 100},
+        {"kind": "coupon", "campaign_id": freeship, "weight": 1, "stock": 50},
+        {"kind": "nothing", "weight": 5},
+    ]
+    wheel = {"name": "Daily wheel", "cost_points": 20, "free_spins_per_day": 1, "prizes": prizes}
+    wheels.create_wheel(db, SYSTEM, WheelIn.model_validate(wheel).model_dump(), now)
+    return "loyalty   1 point per 1.00 (double on shoes); demo-customer has 250 points, a reward and a wheel"
