@@ -46,7 +46,12 @@ def test_a_store_user_acts_as_its_store_and_only_store_users_have_one(db: Databa
         db, email="s@example.com", role="store", password=PASSWORD, store_id="s1", now=utcnow()
     )
     actor = user.as_actor()
-    assert actor.role is Role.STORE and actor.store_scope == "s1" and actor.key_id == f"u{user.id[:31]}" and len(actor.key_id) <= 32
+    assert (
+        actor.role is Role.STORE
+        and actor.store_scope == "s1"
+        and actor.key_id == f"u{user.id[:31]}"
+        and len(actor.key_id) <= 32
+    )
     with pytest.raises(InvalidInput, match="store_id"):
         create_user(db, email="t@example.com", role="store", password=PASSWORD, store_id=None, now=utcnow())
     with pytest.raises(InvalidInput, match="store_id"):

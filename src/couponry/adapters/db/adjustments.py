@@ -21,8 +21,13 @@ def record_refund(
     conn: Connection, redemption_id: str, lines: Sequence[tuple[str, int]], now: datetime
 ) -> None:
     rows = [
-        {"redemption_id": redemption_id, "kind": "refund", "line_id": line_id, "quantity": quantity,
-         "created_at": now}  # fmt: skip
+        {
+            "redemption_id": redemption_id,
+            "kind": "refund",
+            "line_id": line_id,
+            "quantity": quantity,
+            "created_at": now,
+        }  # fmt: skip
         for line_id, quantity in lines
     ]
     if rows:

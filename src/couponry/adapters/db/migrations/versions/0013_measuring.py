@@ -55,9 +55,7 @@ def upgrade() -> None:
         sa.Column("created_at", utc, nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_measure_adjustments")),
     )
-    op.create_index(
-        op.f("ix_measure_adjustments_redemption_id"), "measure_adjustments", ["redemption_id"]
-    )
+    op.create_index(op.f("ix_measure_adjustments_redemption_id"), "measure_adjustments", ["redemption_id"])
     op.create_table(
         "measure_watermark",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
