@@ -50,7 +50,7 @@ lines = st.builds(
     on_sale=st.booleans(),
 )
 carts = st.builds(
-    lambda ls, shipping: Cart("USD", tuple(replace(ln, id=str(n)) for n, ln in enumerate(ls)), shipping),
+    lambda ls, shipping: Cart("USD", tuple(ln._replace(id=str(n)) for n, ln in enumerate(ls)), shipping),
     st.lists(lines, min_size=1, max_size=8),
     st.integers(min_value=0, max_value=1500),
 )

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class CartLine:
+class CartLine(NamedTuple):
+    """One line of the cart. A NamedTuple rather than a frozen dataclass, like the other per-line
+    records of pricing (domain.outcomes): as immutable, and built several times faster (a frozen
+    dataclass sets each field through object.__setattr__), which showed on a 20-line validation."""
+
     id: str
     unit_price: int
     quantity: int
@@ -32,3 +36,13 @@ class Cart:
     @property
     def subtotal(self) -> int:
         return sum(line.amount for line in self.lines)
+
+    def as_json(self) -> dict[str, Any]:
+        """The cart as JSON-ready data (lines as objects), as stored with a reservation."""
+        return {
+            "currency": self.currency,
+            "lines": [line._asdict() for line in self.lines],
+            "shipping": self.shipping,
+            "channel": self.channel,
+            "shipping_country": self.shipping_country,
+        }

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from couponry.domain.reasons import MESSAGES, Reason
 
+# The per-line records (LineDiscount, LineTotal) are NamedTuples: immutable like the frozen dataclasses
+# around them, and built several times faster, which matters at one of each per cart line and code.
 
-@dataclass(frozen=True, slots=True)
-class LineDiscount:
+
+class LineDiscount(NamedTuple):
     """The part of one code's discount that falls on one cart line, and the store that line belongs to."""
 
     line_id: str
@@ -35,8 +38,7 @@ class CodeOutcome:
         return MESSAGES[self.reason] + (f" {self.hint}" if self.hint else "")
 
 
-@dataclass(frozen=True, slots=True)
-class LineTotal:
+class LineTotal(NamedTuple):
     id: str
     amount: int
     discount: int

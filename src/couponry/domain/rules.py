@@ -106,6 +106,19 @@ class Scope:
     exclude_on_sale: bool = False
     require_all_items: bool = False
 
+    @property
+    def everything(self) -> bool:
+        """True when every item qualifies (no include list, no exclusion)."""
+        return not (
+            self.products
+            or self.categories
+            or self.brands
+            or self.exclude_products
+            or self.exclude_categories
+            or self.exclude_brands
+            or self.exclude_on_sale
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class TimeWindow:

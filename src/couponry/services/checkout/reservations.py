@@ -12,7 +12,7 @@ confirm or release it. To any other key it does not exist (404), so reservation 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -114,7 +114,7 @@ def reserve(
                     status="held",
                     codes=_held_codes(result),
                     result=validation,
-                    cart=asdict(req.cart),
+                    cart=req.cart.as_json(),
                     expires_at=expires_at,
                     created_at=now,
                     created_by=actor.key_id,
