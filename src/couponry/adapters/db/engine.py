@@ -84,5 +84,22 @@ class Database:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    @contextmanager
+    def statement_reads(self) -> Iterator[Connection]:
+        """A connection for reads whose statements run outside any transaction, each on its own
+        snapshot: no BEGIN and COMMIT (on PostgreSQL two round trips, on SQLite a third of a hot
+        validation's database time). For reads that each stand alone, as under READ COMMITTED; a
+        statement run through SQLAlchemy still begins a transaction, rolled back at the end."""
+        with self.engine.connect() as conn:
+            if not self.is_postgres:  # sqlite3 runs in autocommit: BEGIN is only ever sent by _on_begin
+                yield conn
+                return
+            dbapi = conn.connection.driver_connection
+            dbapi.autocommit = True  # type: ignore[union-attr]
+            try:
+                yield conn
+            finally:
+                dbapi.autocommit = False  # type: ignore[union-attr]
+
     def dispose(self) -> None:
         self.engine.dispose()

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from couponry.adapters.db.driver import reads_outside_transaction
 from couponry.adapters.db.engine import Database
 from couponry.adapters.db.snapshots import load_snapshots
 from couponry.adapters.db.tables import coupons
@@ -28,7 +27,7 @@ def validate(
     """Price the cart with the codes. A store key's look-ups see only its own store's and platform
     campaigns: another store's code is answered exactly as an unknown one."""
     actor.require(Permission.VALIDATE)
-    with db.read() as conn, reads_outside_transaction(conn):
+    with db.statement_reads() as conn:
         snapshots, customer = load_snapshots(conn, codes, customer_id, store_scope=actor.store_scope)
     result = price(cart, snapshots, customer, now)
     return validation_body(result, codes), result
