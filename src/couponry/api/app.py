@@ -18,6 +18,7 @@ from couponry.adapters.throttle import make_throttle
 from couponry.api import docs, problems
 from couponry.api.body_limit import BodyLimitMiddleware
 from couponry.api.deps import get_actor
+from couponry.api.fast_path import CouponryApp
 from couponry.api.logging import configure_logging
 from couponry.api.metrics import metrics_response
 from couponry.api.middleware import EdgeMiddleware
@@ -46,7 +47,7 @@ from couponry.settings import Settings, get_settings
 from couponry.web import install as install_web
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> CouponryApp:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
 
@@ -82,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.threads.shutdown(wait=False, cancel_futures=True)  # uvicorn waited for requests
             db.dispose()
 
-    app = FastAPI(
+    app = CouponryApp(
         title="Couponry",
         version=__version__,
         description="Coupon campaigns, unguessable codes, validation and exactly-once redemption.",
@@ -135,4 +136,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, codes_max_bytes=settings.max_codes_body_bytes
     )
     app.add_middleware(EdgeMiddleware)  # outermost: every answer, a 413 included, gets its headers and log
+    app.install_fast_paths(checkout.FAST_PATHS, settings.max_body_bytes)
     return app

@@ -61,16 +61,22 @@ def logged_path(scope: Scope) -> str:
     return path
 
 
+PASSED = "couponry.edge"  # in the scope of a request that passed the edge once
+
+
 class EdgeMiddleware:
-    """Request id, metrics, access log and security headers, in one pure-ASGI layer."""
+    """Request id, metrics, access log and security headers, in one pure-ASGI layer. It wraps both the
+    app and the hot routes' fast path (api.fast_path), which hands what it does not answer to the app:
+    a request passes it once."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or PASSED in scope:
             await self.app(scope, receive, send)
             return
+        scope[PASSED] = True
         start = time.perf_counter()
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         token = request_id_var.set(request_id)

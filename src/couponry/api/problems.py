@@ -99,14 +99,20 @@ def _unreadable_body(request: Request, exc: RequestValidationError) -> JSONRespo
     return None
 
 
+def domain_problem(exc: errors.CouponryError, validation_code: str) -> JSONResponse:
+    """A domain error's answer; plain bad input carries the route's `validation_code`, as schema errors."""
+    code = validation_code if exc.code == errors.InvalidInput.code else exc.code
+    return problem(status_of(exc), code, exc.title, exc.detail, **dict(exc.extra))
+
+
+def internal_error() -> JSONResponse:
+    return problem(500, "internal_error", "Internal error", "an unexpected error occurred")
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.CouponryError)
     async def domain_error(request: Request, exc: errors.CouponryError) -> JSONResponse:
-        extra = dict(exc.extra)
-        code = exc.code
-        if code == errors.InvalidInput.code:  # plain bad input: the route's code, as for schema errors
-            code = _validation_code(request)
-        return problem(status_of(exc), code, exc.title, exc.detail, **extra)
+        return domain_problem(exc, _validation_code(request))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -142,7 +148,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
-        return problem(500, "internal_error", "Internal error", "an unexpected error occurred")
+        return internal_error()
 
 
 def validation_code(code: str):  # noqa: ANN201

@@ -31,6 +31,11 @@ def make_pool() -> ThreadPoolExecutor:
 async def in_thread(request: Request, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """`fn(*args, **kwargs)` on the app's request pool, with the caller's context variables (the
     request id the log lines carry)."""
+    return await in_pool(request.app.state.threads, fn, *args, **kwargs)
+
+
+async def in_pool(pool: ThreadPoolExecutor, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """`fn(*args, **kwargs)` on `pool`, with the caller's context variables."""
     context = contextvars.copy_context()
     call = functools.partial(context.run, fn, *args, **kwargs)
-    return await asyncio.get_running_loop().run_in_executor(request.app.state.threads, call)
+    return await asyncio.get_running_loop().run_in_executor(pool, call)

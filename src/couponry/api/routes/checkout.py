@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
@@ -19,7 +20,7 @@ from couponry.api.deps import (
     get_actor,
     get_lookups,
 )
-from couponry.api.fast_path import FastPathRoute, common_case, fast_path
+from couponry.api.fast_path import Common, HotRoute
 from couponry.api.metrics import REDEMPTIONS
 from couponry.api.responses import PROBLEMS, Json
 from couponry.api.schemas.carts import (
@@ -33,7 +34,7 @@ from couponry.api.schemas.carts import (
     ValidationOut,
 )
 from couponry.api.schemas.common import ResourceIdPath
-from couponry.api.threads import in_thread
+from couponry.api.threads import in_pool, in_thread
 from couponry.domain.errors import RedemptionRefused
 from couponry.services.access.actors import Actor
 from couponry.services.checkout import redemptions, reservations, rollbacks, validations
@@ -41,15 +42,15 @@ from couponry.services.checkout.idempotency import check_key
 from couponry.services.checkout.orders import RedemptionRequest
 from couponry.services.ids import utcnow
 
-router = APIRouter(prefix="/v1", tags=["checkout"], responses=PROBLEMS, route_class=FastPathRoute)
+router = APIRouter(prefix="/v1", tags=["checkout"], responses=PROBLEMS)
 
 # Validation, redemption and reservation are the hot path: `async def` endpoints that hand their whole
 # use case to the request pool in one hop (api.threads) and answer pre-serialized JSON (responses.Json).
-# Validation and redemption answer their common case through a fast path (api.fast_path) that skips
-# FastAPI's dependency solving and body parsing; anything else goes to the endpoint as declared. The
-# endpoints declare one dependency for the caller's key and throttle guard instead of one per piece:
-# FastAPI's solving of each declared dependency cost more CPU than the dependency's own work. Being a
-# dependency, it still answers 401 before the body is validated.
+# Validation and redemption answer their common case through a fast path in front of the framework
+# (api.fast_path, see FAST_PATHS below); anything else comes to the endpoints as declared. They declare
+# one dependency for the caller's key and throttle guard instead of one per piece: FastAPI's solving of
+# each declared dependency cost more CPU than the dependency's own work. Being a dependency, it still
+# answers 401 before the body is validated.
 
 
 async def get_caller(
@@ -76,21 +77,19 @@ def _request(body: RedemptionIn | ReservationIn, key: str | None) -> RedemptionR
     )
 
 
-async def _fast_validate(request: Request) -> Json | None:
-    common = await common_case(request, ValidationIn)
-    if common is None:
-        return None
-    db, now = request.app.state.db, utcnow()
+async def _fast_validate(common: Common[ValidationIn]) -> tuple[int, bytes]:
+    state, now = common.app.state, utcnow()
+    db: Database = state.db
+    args = (db, common.actor, common.lookups, common.body, now)
     if db.is_sqlite and not isinstance(common.lookups.throttle, RedisThrottle):
         # Nothing here can wait: a read of a WAL database never waits for writers, the pool has a
         # connection for every request thread and the loop, the throttle is in memory. Handing it to a
         # thread (submit, wake-up, future callbacks) cost ~15 % of the request's CPU: run it on the loop.
-        return Json(_validate(db, common.actor, common.lookups, common.body, now))
-    return Json(await in_thread(request, _validate, db, common.actor, common.lookups, common.body, now))
+        return 200, orjson.dumps(_validate(*args))
+    return 200, orjson.dumps(await in_pool(state.threads, _validate, *args))
 
 
 @router.post("/validations", response_model=ValidationOut)
-@fast_path(_fast_validate)
 async def validate(request: Request, body: ValidationIn, caller: CallerDep) -> Any:
     actor, lookups = caller
     db, now = request.app.state.db, utcnow()
@@ -120,19 +119,14 @@ def _best_coupons(
     return best.body
 
 
-async def _fast_redeem(request: Request) -> Json | None:
-    common = await common_case(request, RedemptionIn)
-    if common is None:
-        return None
-    db, now = request.app.state.db, utcnow()
-    status, result = await in_thread(
-        request, _redeem, db, common.actor, common.lookups, common.body, now, common.idempotency_key
-    )
-    return Json(result, status_code=status)
+async def _fast_redeem(common: Common[RedemptionIn]) -> tuple[int, bytes]:
+    state, now = common.app.state, utcnow()
+    args = (state.db, common.actor, common.lookups, common.body, now, common.idempotency_key)
+    status, result = await in_pool(state.threads, _redeem, *args)
+    return status, orjson.dumps(result)
 
 
 @router.post("/redemptions", status_code=201, response_model=RedemptionOut)
-@fast_path(_fast_redeem)
 async def redeem(request: Request, body: RedemptionIn, caller: CallerDep, key: IdempotencyKey = None) -> Any:
     actor, lookups = caller
     db, now = request.app.state.db, utcnow()
@@ -206,3 +200,9 @@ def _reserve(
 @router.delete("/reservations/{reservation_id}")
 def release(reservation_id: ResourceIdPath, db: DbDep, actor: ActorDep, now: NowDep) -> Any:
     return reservations.release_reservation(db, actor, reservation_id, now)
+
+
+FAST_PATHS = [
+    HotRoute("/v1/validations", ValidationIn, _fast_validate),
+    HotRoute("/v1/redemptions", RedemptionIn, _fast_redeem),
+]

@@ -1,0 +1,100 @@
+"""The hot routes' fast path (api.fast_path) answers in front of the framework: its answers must carry
+what every answer carries (edge headers, metrics, one access line) and its refusals must be the declared
+endpoint's, and whatever it does not take must reach the declared endpoint once, body intact."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from tests.e2e.builders import campaign_with_code, cart, line, unique
+
+JSON = {"Content-Type": "application/json"}
+# JSON to FastAPI but not to the fast path, which takes only `application/json`: the declared endpoint
+DECLARED = {"Content-Type": "application/vnd.test+json"}
+
+
+def _body(body: dict[str, Any]) -> bytes:
+    return json.dumps(body).encode()
+
+
+def _requests_counted(admin: httpx.Client, route: str, status: str) -> float:
+    wanted = f'couponry_http_requests_total{{method="POST",route="{route}",status="{status}"}}'
+    for text_line in admin.get("/metrics").text.splitlines():
+        if text_line.startswith(wanted):
+            return float(text_line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_a_fast_path_answer_carries_the_edge_headers_once_and_is_counted_under_its_route(
+    admin: httpx.Client,
+) -> None:
+    _, code = campaign_with_code(admin, discount={"type": "amount", "amount": 100})
+    before = _requests_counted(admin, "/v1/validations", "200")
+    body = {"cart": cart(line("a", 1000)), "codes": [code]}
+
+    answer = admin.post(
+        "/v1/validations", content=_body(body), headers={**JSON, "X-Request-ID": "fast-path-42"}
+    )
+
+    assert answer.status_code == 200 and answer.json()["discount"] == 100
+    assert answer.headers.get_list("x-request-id") == ["fast-path-42"]
+    assert answer.headers.get_list("x-content-type-options") == ["nosniff"]
+    assert answer.headers.get_list("cache-control") == ["no-store"]
+    assert answer.headers["content-type"] == "application/json"
+    assert _requests_counted(admin, "/v1/validations", "200") == before + 1
+
+
+def test_a_refused_redemption_is_the_same_problem_through_the_fast_path_and_the_declared_endpoint(
+    admin: httpx.Client,
+) -> None:
+    _, code = campaign_with_code(admin, discount={"type": "percent", "percent": 10}, limits={"per_coupon": 1})
+    first = {"order_id": f"o-{unique()}", "cart": cart(line("a", 1005)), "codes": [code]}
+    assert admin.post("/v1/redemptions", content=_body(first), headers=JSON).status_code == 201
+
+    answers = []
+    for headers in (JSON, DECLARED):
+        again = {"order_id": f"o-{unique()}", "cart": cart(line("a", 1005)), "codes": [code, "NO-SUCH"]}
+        answers.append(admin.post("/v1/redemptions", content=_body(again), headers=headers))
+
+    assert [a.status_code for a in answers] == [409, 409]
+    assert all(a.headers["content-type"] == "application/problem+json" for a in answers)
+    fast, declared = (a.json() for a in answers)
+    assert fast == declared
+    assert [c.get("reason") for c in fast["codes"]] == ["coupon_used_up", "unknown_code"]
+
+
+def test_a_malformed_body_read_by_the_fast_path_is_explained_by_the_declared_endpoint(
+    admin: httpx.Client,
+) -> None:
+    answer = admin.post("/v1/validations", content=b'{"cart": {"currency": "USD", "lines": [}', headers=JSON)
+
+    assert answer.status_code == 422
+    problem = answer.json()
+    assert problem["code"] == "invalid_request" and problem["field"] == "body"
+    assert "not valid JSON" in problem["detail"] and "line 1 column" in problem["detail"]
+    assert answer.headers.get_list("x-request-id") and len(answer.headers.get_list("x-request-id")) == 1
+
+
+def test_a_body_streamed_without_a_length_goes_to_the_declared_endpoint_whole(admin: httpx.Client) -> None:
+    _, code = campaign_with_code(admin, discount={"type": "amount", "amount": 250})
+    raw = _body({"cart": cart(line("a", 1000), line("b", 500)), "codes": [code]})
+
+    def chunks() -> Any:  # no Content-Length: sent chunked
+        yield raw[:10]
+        yield raw[10:]
+
+    answer = admin.post("/v1/validations", content=chunks(), headers=JSON)
+
+    assert answer.status_code == 200
+    assert answer.json()["discount"] == 250
+    assert len(answer.headers.get_list("x-request-id")) == 1
+
+
+def test_an_unknown_key_is_refused_by_the_declared_endpoint_before_the_body(server: Any) -> None:
+    with httpx.Client(base_url=server.base, headers={"Authorization": "Bearer nope"}) as stranger:
+        answer = stranger.post("/v1/validations", content=b'{"cart": 1}', headers=JSON)
+
+    assert answer.status_code == 401 and answer.json()["code"] == "unauthorized"
