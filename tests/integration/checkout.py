@@ -4,7 +4,6 @@ services (services/campaigns, services/checkout) on the real database, SQLite or
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,7 +61,7 @@ def request(
     reservation_id: str | None = None,
 ) -> RedemptionRequest:
     """A redemption request whose payload (what idempotency hashes) is the body a client would send."""
-    payload = {"order_id": order, "cart": asdict(basket), "codes": list(codes), "customer_id": customer}
+    payload = {"order_id": order, "cart": basket.as_json(), "codes": list(codes), "customer_id": customer}
     return RedemptionRequest(order, basket, tuple(codes), customer, payload, reservation_id)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from couponry import __version__
 from couponry.adapters.db.engine import Database
+from couponry.adapters.db.loop_reads import LoopReads
 from couponry.adapters.throttle import make_throttle
 from couponry.api import docs, problems
 from couponry.api.body_limit import BodyLimitMiddleware
@@ -57,6 +58,10 @@ def create_app(settings: Settings | None = None) -> CouponryApp:
             settings.database_url, pool_size=settings.db_pool_size, limit_slots=settings.limit_slots
         )
         app.state.db = db
+        # PostgreSQL: the validation's read on the async driver, on the event loop (adapters.db.loop_reads)
+        app.state.loop_reads = LoopReads(db.url, settings.db_pool_size) if db.is_postgres else None
+        if app.state.loop_reads is not None:
+            await app.state.loop_reads.open()
         app.state.throttle = make_throttle(settings)
         app.state.threads = make_pool()
         worker = None
@@ -81,6 +86,8 @@ def create_app(settings: Settings | None = None) -> CouponryApp:
             if worker:
                 worker.stop()
             app.state.threads.shutdown(wait=False, cancel_futures=True)  # uvicorn waited for requests
+            if app.state.loop_reads is not None:
+                await app.state.loop_reads.close()
             db.dispose()
 
     app = CouponryApp(

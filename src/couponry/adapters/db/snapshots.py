@@ -72,39 +72,69 @@ def _coupons_sql(n: int, customer: bool, scoped: bool, postgres: bool) -> str:
     return sql
 
 
-def _coupon_rows(
-    conn: Connection, wanted: list[str], customer_id: str | None, store_scope: str | None
-) -> list[tuple[Any, ...]]:
-    postgres = is_postgres(conn)
-    params: dict[str, Any] = {"customer_id": customer_id, "store": store_scope}
-    if postgres:
-        params["codes"] = wanted
-    else:
-        params.update({f"c{i}": code for i, code in enumerate(wanted)})
-    sql = _coupons_sql(len(wanted), customer_id is not None, store_scope is not None, postgres)
-    return execute(conn, sql, params).fetchall()
+class SnapshotRead:
+    """One request's read of its coupons, in steps a caller runs on its own connection: `query()` (the
+    one statement), then `finish(conn, rows)`, which may read more (rules not in the cache, the
+    profile, segments, A/B arms), or `finish_without_reading(rows)`, None when it would have to.
 
+    Both `load_snapshots` (a blocking connection) and `snapshots_on_loop` (PostgreSQL's async driver on
+    the event loop) are this, so the two cannot drift apart."""
 
-def load_snapshots(
-    conn: Connection, codes: Sequence[str], customer_id: str | None, *, store_scope: str | None = None
-) -> tuple[list[CouponSnapshot | UnknownCoupon], CustomerProfile | None]:
-    """One snapshot per requested code, in request order (unknown codes become UnknownCoupon), and the
-    customer's profile, read with them in the same query: one round trip for both.
+    def __init__(
+        self, codes: Sequence[str], customer_id: str | None, store_scope: str | None, postgres: bool
+    ) -> None:
+        self.codes, self.customer_id, self.store_scope, self.postgres = (
+            codes,
+            customer_id,
+            store_scope,
+            postgres,
+        )
+        self.normalized = [safe_normalize(c) for c in codes]
+        self.wanted = sorted({n for n in self.normalized if n})
 
-    With `store_scope` (a store key's store) only that store's and platform campaigns are seen: another
-    store's code becomes UnknownCoupon, indistinguishable from a code that does not exist."""
-    normalized = [safe_normalize(c) for c in codes]
-    wanted = sorted({n for n in normalized if n})
-    found: dict[str, CouponSnapshot] = {}
-    customer = None
-    if wanted:
-        rows = _coupon_rows(conn, wanted, customer_id, store_scope)
+    def query(self) -> tuple[str, dict[str, Any]]:
+        params: dict[str, Any] = {"customer_id": self.customer_id, "store": self.store_scope}
+        if self.postgres:
+            params["codes"] = self.wanted
+        else:
+            params.update({f"c{i}": code for i, code in enumerate(self.wanted)})
+        customer = self.customer_id is not None
+        return _coupons_sql(len(self.wanted), customer, self.store_scope is not None, self.postgres), params
+
+    def finish(self, conn: Connection, rows: list[tuple[Any, ...]]) -> Loaded:
         versions = {(row[4], utc(row[5])) for row in rows}
-        rules = _rules(conn, versions)
+        found, customer = self._found(rows, _rules(conn, versions))
+        if customer is None:  # no code was known: the profile still comes back, from its own query
+            customer = load_customer(conn, self.customer_id)
+        customer = with_segments(conn, found.values(), customer)
+        return with_variants(conn, self._in_request_order(found), self.customer_id), customer
+
+    def finish_without_reading(self, rows: list[tuple[Any, ...]]) -> Loaded | None:
+        rules: dict[tuple[str, datetime], CampaignRules] = {}
+        for row in rows:
+            version = (row[4], utc(row[5]))
+            cached = cached_rules(*version)
+            if cached is None:
+                return None
+            personal = cached.conditions.segment_id is not None or cached.variants
+            if personal and self.customer_id is not None:  # segments or A/B arms: a query of their own
+                return None
+            rules[version] = cached  # type: ignore[index]
+        found, customer = self._found(rows, rules)
+        if customer is None and self.customer_id is not None:
+            return None
+        return self._in_request_order(found), customer
+
+    def _found(
+        self, rows: list[tuple[Any, ...]], rules: dict[tuple[str, datetime], CampaignRules]
+    ) -> tuple[dict[str, CouponSnapshot], CustomerProfile | None]:
+        found: dict[str, CouponSnapshot] = {}
+        customer = None
+        customer_id = self.customer_id
         for row in rows:
             found[row[0]] = CouponSnapshot(
                 code=row[0],
-                rules=rules[row[4], utc(row[5])],
+                rules=rules[row[4], utc(row[5])],  # type: ignore[index]
                 owner_id=row[1],
                 issued_at=utc(row[2]),  # type: ignore[arg-type]
                 campaign_redemptions=row[6],
@@ -114,14 +144,29 @@ def load_snapshots(
             )
             if customer_id is not None and customer is None:
                 customer = _profile(customer_id, _Profile(from_json(row[10]), row[11]) if row[9] else None)
-    if customer is None:  # no code was known: the profile still comes back, from its own query
-        customer = load_customer(conn, customer_id)
-    customer = with_segments(conn, found.values(), customer)
-    snapshots = [
-        found.get(n, UnknownCoupon(raw)) if n else UnknownCoupon(raw)
-        for n, raw in zip(normalized, codes, strict=True)
-    ]
-    return with_variants(conn, snapshots, customer_id), customer
+        return found, customer
+
+    def _in_request_order(self, found: dict[str, CouponSnapshot]) -> list[CouponSnapshot | UnknownCoupon]:
+        return [
+            found.get(n, UnknownCoupon(raw)) if n else UnknownCoupon(raw)
+            for n, raw in zip(self.normalized, self.codes, strict=True)
+        ]
+
+
+Loaded = tuple[list[CouponSnapshot | UnknownCoupon], CustomerProfile | None]
+
+
+def load_snapshots(
+    conn: Connection, codes: Sequence[str], customer_id: str | None, *, store_scope: str | None = None
+) -> Loaded:
+    """One snapshot per requested code, in request order (unknown codes become UnknownCoupon), and the
+    customer's profile, read with them in the same query: one round trip for both.
+
+    With `store_scope` (a store key's store) only that store's and platform campaigns are seen: another
+    store's code becomes UnknownCoupon, indistinguishable from a code that does not exist."""
+    plan = SnapshotRead(codes, customer_id, store_scope, is_postgres(conn))
+    rows = execute(conn, *plan.query()).fetchall() if plan.wanted else []
+    return plan.finish(conn, rows)
 
 
 def _rules(

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import select
 
 from couponry.adapters.db.engine import Database
-from couponry.adapters.db.snapshots import load_snapshots
+from couponry.adapters.db.loop_reads import LoopReads
+from couponry.adapters.db.snapshots import Loaded, SnapshotRead, load_snapshots
 from couponry.adapters.db.tables import coupons
 from couponry.domain.best import best_combination
 from couponry.domain.cart import Cart
@@ -21,16 +22,41 @@ from couponry.services.access.actors import Actor, Permission
 from couponry.services.checkout.bodies import validation_body
 
 
+def read_coupons(db: Database, actor: Actor, codes: Sequence[str], customer_id: str | None) -> Loaded:
+    """The coupons of `codes` and the customer, as a validation prices them. A store key's look-ups
+    see only its own store's and platform campaigns: another store's code is read as an unknown one."""
+    actor.require(Permission.VALIDATE)
+    with db.statement_reads() as conn:
+        return load_snapshots(conn, codes, customer_id, store_scope=actor.store_scope)
+
+
+async def read_coupons_on_loop(
+    reads: LoopReads, actor: Actor, codes: Sequence[str], customer_id: str | None
+) -> Loaded | None:
+    """`read_coupons` on PostgreSQL's async driver, without leaving the event loop, when its one query
+    answers it; None when it would need more (rules not cached yet, segments, A/B arms, a customer
+    without a known code), and `read_coupons` then runs."""
+    actor.require(Permission.VALIDATE)
+    plan = SnapshotRead(codes, customer_id, actor.store_scope, postgres=True)
+    rows = await reads.fetch(*plan.query()) if plan.wanted else []
+    return plan.finish_without_reading(rows)
+
+
+def priced(
+    cart: Cart, loaded: Loaded, codes: Sequence[str], now: datetime
+) -> tuple[dict[str, Any], PricingResult]:
+    """The validation body of API.md for the cart priced with what was read (no side effects)."""
+    snapshots, customer = loaded
+    result = price(cart, snapshots, customer, now)
+    return validation_body(result, codes), result
+
+
 def validate(
     db: Database, actor: Actor, cart: Cart, codes: Sequence[str], customer_id: str | None, now: datetime
 ) -> tuple[dict[str, Any], PricingResult]:
     """Price the cart with the codes. A store key's look-ups see only its own store's and platform
     campaigns: another store's code is answered exactly as an unknown one."""
-    actor.require(Permission.VALIDATE)
-    with db.statement_reads() as conn:
-        snapshots, customer = load_snapshots(conn, codes, customer_id, store_scope=actor.store_scope)
-    result = price(cart, snapshots, customer, now)
-    return validation_body(result, codes), result
+    return priced(cart, read_coupons(db, actor, codes, customer_id), codes, now)
 
 
 # The newest personal coupons weighed by best-coupons: a customer may hold millions (bulk-issued), and
