@@ -30,9 +30,14 @@ CART = cart()
 
 
 def campaign(
-    db: Database, discount: dict[str, Any] | None = None, stacking: str = "order", **limits: Any
+    db: Database,
+    discount: dict[str, Any] | None = None,
+    stacking: str = "order",
+    extra: dict[str, Any] | None = None,
+    **limits: Any,
 ) -> str:
-    """An active platform campaign (5.00 off by default) with these limits."""
+    """An active platform campaign (5.00 off by default) with these limits, and `extra` fields of the
+    campaign's spec (conditions, variants ...) over the defaults."""
     spec = {
         "name": "guarded",
         "currency": "USD",
@@ -45,6 +50,7 @@ def campaign(
         "stacking": stacking,
         "code_config": {"length": 12},
         "status": "active",
+        **(extra or {}),
     }
     return campaigns.create_campaign(db, SYSTEM, spec, T0)["id"]
 

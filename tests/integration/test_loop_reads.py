@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
 
 import pytest
 
@@ -13,7 +12,6 @@ from couponry.adapters.db.engine import Database
 from couponry.adapters.db.loop_reads import LoopReads
 from couponry.adapters.db.snapshots import Loaded
 from couponry.services.access.actors import SYSTEM
-from couponry.services.campaigns import campaigns
 from couponry.services.checkout.validations import read_coupons, read_coupons_on_loop
 from couponry.services.customers.customers import put_customer
 from couponry.services.distribution.segments import create_segment
@@ -35,25 +33,6 @@ def on_loop(db: Database, codes: list[str], customer_id: str | None) -> Loaded |
             await reads.close()
 
     return asyncio.run(read())
-
-
-def special_campaign(db: Database, **extra: Any) -> str:
-    """An active platform campaign, 1.00 off, with `extra` fields (conditions, variants)."""
-    spec = {
-        "name": "special",
-        "currency": "USD",
-        "issuer": {"type": "platform"},
-        "discount": {"type": "amount", "amount": 100},
-        "scope": {},
-        "conditions": {},
-        "validity": {},
-        "limits": {},
-        "stacking": "order",
-        "code_config": {"length": 12},
-        "status": "active",
-        **extra,
-    }
-    return campaigns.create_campaign(db, SYSTEM, spec, T0)["id"]
 
 
 def test_the_read_on_the_loop_reads_what_the_blocking_read_reads(db: Database) -> None:
@@ -81,12 +60,12 @@ def test_segments_ab_arms_and_a_customer_without_a_known_code_are_left_to_the_bl
     segment = create_segment(
         db, SYSTEM, {"name": "vips", "rules": [{"field": "tags", "op": "contains", "value": "vip"}]}, T0
     )
-    issue(db, special_campaign(db, conditions={"segment_id": segment["id"]}), "LOOP-SEGMENT")
+    issue(db, campaign(db, extra={"conditions": {"segment_id": segment["id"]}}), "LOOP-SEGMENT")
     variants = [
         {"name": "a", "discount": {"type": "amount", "amount": 100}, "weight": 1},
         {"name": "b", "discount": {"type": "amount", "amount": 200}, "weight": 1},
     ]
-    issue(db, special_campaign(db, variants=variants), "LOOP-AB")
+    issue(db, campaign(db, extra={"variants": variants}), "LOOP-AB")
     for code in ("LOOP-SEGMENT", "LOOP-AB"):
         read_coupons(db, SYSTEM, [code], "someone")  # the rules are cached: only the extra query is left
 
