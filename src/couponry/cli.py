@@ -101,6 +101,7 @@ def serve(
     """Run the HTTP API (migrating the database first)."""
     import uvicorn
 
+    from couponry import serving
     from couponry.adapters.db.migrate import upgrade
     from couponry.api.metrics import prepare_multiprocess_dir
 
@@ -118,19 +119,22 @@ def serve(
         password = _demo_admin_user(db)
         _announce_when_up(host, port, secret, _save_demo_key(secret), password)
     db.dispose()
+    options: dict[str, Any] = {
+        "access_log": False,
+        "log_config": None,
+        "server_header": False,  # no "server: uvicorn" banner
+        "timeout_graceful_shutdown": 5,
+    }
     if workers > 1:
         prepare_multiprocess_dir()
-    uvicorn.run(
-        "couponry.api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        log_config=None,
-        server_header=False,  # no "server: uvicorn" banner
-        timeout_graceful_shutdown=5,
-    )
+        if serving.supported():  # each process on a socket of its own: connections spread evenly
+            try:
+                status = serving.run_workers(host, port, workers, options)
+            except OSError as exc:  # the port is taken, or the address is not this machine's
+                typer.echo(f"cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+                raise typer.Exit(1) from None
+            raise typer.Exit(status)
+    uvicorn.run(serving.APP, factory=True, host=host, port=port, workers=workers, **options)
 
 
 def _demo_portal_line(db: Any) -> str:

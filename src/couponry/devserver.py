@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from couponry import serving
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -80,15 +82,28 @@ def running_server(database_url: str, workers: int = 1, **env: str) -> Iterator[
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not start within 60 s")
             time.sleep(0.1)
-        # every worker must be up, not only the first one that answered
+        # every worker must be up, not only the first one that answered: started and, when each has a
+        # socket of its own (couponry.serving), listening on it
         expected = workers if workers > 1 else 0
-        while expected and len(Server(base, port, database_url, process).worker_pids()) < expected:
+        sockets = expected if serving.supported() else min(expected, 1)
+        server = Server(base, port, database_url, process)
+        while expected and (len(server.worker_pids()) < expected or listening_sockets(port) < sockets):
             if time.monotonic() > deadline:
                 break
             time.sleep(0.1)
         yield Server(base, port, database_url, process)
     finally:
         stop_process(process, 15)
+
+
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on this TCP port (IPv4) on this machine."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
+            count += 1
+    return count
 
 
 def stop_process(process: subprocess.Popen, timeout: float) -> None:
