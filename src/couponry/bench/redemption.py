@@ -296,7 +296,7 @@ def _warm_up(server: Server, key: str, seconds: float, slots: int) -> None:
 
 def run(quick: bool) -> Section:
     limit, codes, seconds, raw_seconds, warmup = (
-        (200, 2_000, 3, 3, 1) if quick else (3_000, 100_000, 30, 15, 3)
+        (200, 2_000, 3, 3, 1) if quick else (10_000, 100_000, 30, 15, 3)
     )
     section = Section(
         f"Redemption over HTTP, PostgreSQL ({CLIENTS} clients, {SERVER_PROCESSES} server processes)"
