@@ -9,6 +9,7 @@ stacking rules of SPEC.md. `price()` is used only to *evaluate* one given combin
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -32,12 +33,9 @@ from couponry.domain.rules import (
 
 
 def half_up_percent(total: int, percent: Fraction) -> int:
-    """`percent` % of `total`, rounded half-up, in integers only.
-
-    With percent = n/d: total * n / (100 d) rounded half-up is floor((2 total n + 100 d) / (200 d)).
-    """
-    n, d = percent.numerator, percent.denominator
-    return (2 * total * n + 100 * d) // (200 * d)
+    """`percent` % of `total`, rounded half-up, with exact fractions: the rule as written, a half added
+    to the exact value then floored (money.percent_of computes it in integers, another way)."""
+    return math.floor(Fraction(total) * percent / 100 + Fraction(1, 2))
 
 
 def largest_remainder(amount: int, weights: Sequence[int]) -> list[int]:

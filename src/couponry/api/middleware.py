@@ -2,7 +2,7 @@
 answer carries. Pure ASGI and one layer (each middleware layer and BaseHTTPMiddleware's call_next
 cost CPU on every request, which is the figure that limits throughput here).
 
-- Request id: the caller's X-Request-ID if short and plain, else a new uuid4 hex; kept in
+- Request id: the caller's X-Request-ID if short and plain, else 32 new random hex digits; kept in
   `request_id_var` while the app runs (every log line carries it) and echoed in the answer.
 - Metrics: requests and latency per route template (bounded cardinality: no ids, no codes).
 - Access log: one JSON line per request on "couponry.access" (INFO; ERROR when the app raised), built
@@ -14,9 +14,9 @@ cost CPU on every request, which is the figure that limits throughput here).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -78,7 +78,9 @@ class EdgeMiddleware:
             return
         scope[PASSED] = True
         start = time.perf_counter()
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = (
+            _incoming_request_id(scope) or os.urandom(16).hex()
+        )  # as random as uuid4().hex, 5x cheaper
         token = request_id_var.set(request_id)
         extra = [(_HEADER_RAW, request_id.encode("latin-1")), _NOSNIFF]
         if scope["path"].startswith(_API_PREFIX):

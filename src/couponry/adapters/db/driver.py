@@ -66,7 +66,15 @@ def utc(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, str):  # SQLite: "YYYY-MM-DD HH:MM:SS.ffffff", naive UTC
-        value = datetime.fromisoformat(value)
+        return _sqlite_time(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+@lru_cache(maxsize=8192)
+def _sqlite_time(text: str) -> datetime:
+    """Parsed once per distinct text: the hot path reads the same campaigns' and coupons' times on
+    every request (datetimes are immutable, so sharing them is safe)."""
+    value = datetime.fromisoformat(text)
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
