@@ -94,7 +94,7 @@ async def _fast_validate(common: Common[ValidationIn]) -> tuple[int, bytes]:
             # Nothing here can wait: a read of a WAL database never waits for writers and the pool has a
             # connection for every request thread and the loop. Handing it to a thread (submit, wake-up,
             # future callbacks) cost ~15 % of the request's CPU: it runs on the loop.
-            loaded = validations.read_coupons(db, common.actor, codes, customer_id)
+            loaded = validations.read_coupons(db, common.actor, codes, customer_id, on_loop=True)
         elif loaded is None:
             loaded = await in_pool(
                 state.threads, validations.read_coupons, db, common.actor, codes, customer_id

@@ -22,11 +22,14 @@ from couponry.services.access.actors import Actor, Permission
 from couponry.services.checkout.bodies import validation_body
 
 
-def read_coupons(db: Database, actor: Actor, codes: Sequence[str], customer_id: str | None) -> Loaded:
+def read_coupons(
+    db: Database, actor: Actor, codes: Sequence[str], customer_id: str | None, *, on_loop: bool = False
+) -> Loaded:
     """The coupons of `codes` and the customer, as a validation prices them. A store key's look-ups
-    see only its own store's and platform campaigns: another store's code is read as an unknown one."""
+    see only its own store's and platform campaigns: another store's code is read as an unknown one.
+    `on_loop`: called on the event loop's thread (SQLite), which keeps a connection of its own."""
     actor.require(Permission.VALIDATE)
-    with db.statement_reads() as conn:
+    with db.statement_reads(kept=on_loop) as conn:
         return load_snapshots(conn, codes, customer_id, store_scope=actor.store_scope)
 
 
