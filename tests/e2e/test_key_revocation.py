@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 
-from tests.serving import Server, cli, create_key, running_server
+from tests.serving import accepted_connections, cli, create_key, running_server
 
 BURST, MAX_BURSTS = 8, 25  # kept-alive connections opened at once, each bound to the process that accepted it
-
-
-def _accepted_connections(server: Server) -> dict[int, int]:
-    """How many established connections to the server's port each of its worker processes holds."""
-    established = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if int(fields[1].split(":")[1], 16) == server.port and fields[3] == "01":
-            established.add(fields[9])  # the socket's inode
-    counts = {}
-    for pid in server.worker_pids():
-        fds = Path(f"/proc/{pid}/fd")
-        inodes = {os.readlink(fd).removeprefix("socket:[").removesuffix("]") for fd in fds.iterdir()}
-        counts[pid] = len(inodes & established)
-    return counts
 
 
 def test_a_revoked_key_is_refused_within_a_second_by_every_server_process(db_url: str) -> None:
@@ -46,7 +29,7 @@ def test_a_revoked_key_is_refused_within_a_second_by_every_server_process(db_url
                 with ThreadPoolExecutor(BURST) as pool:
                     warm = set(pool.map(lambda c: c.get("/v1/coupons/NOSUCHCODE").status_code, burst))
                 assert warm == {404}
-                serving = _accepted_connections(server)
+                serving = accepted_connections(server)
                 if len(serving) == 2 and min(serving.values()) > 0:
                     break
             assert len(serving) == 2 and min(serving.values()) > 0, serving

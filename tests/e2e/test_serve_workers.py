@@ -10,31 +10,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
 
 from couponry import serving
-from tests.serving import Server, free_port, running_server
+from tests.serving import accepted_connections, free_port, running_server
 
 pytestmark = pytest.mark.skipif(not serving.supported(), reason="SO_REUSEPORT balancing is Linux's")
-
-
-def _holders(server: Server) -> Counter[int]:
-    """How many established connections to the server's port each worker process holds."""
-    established = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if int(fields[1].split(":")[1], 16) == server.port and fields[3] == "01":
-            established.add(fields[9])  # the socket's inode
-    held: Counter[int] = Counter()
-    for pid in server.worker_pids():
-        fds = Path(f"/proc/{pid}/fd")
-        inodes = {os.readlink(fd).removeprefix("socket:[").removesuffix("]") for fd in fds.iterdir()}
-        held[pid] = len(inodes & established)
-    return held
 
 
 def test_connections_opened_together_are_spread_over_every_worker(db_url: str) -> None:
@@ -42,9 +26,9 @@ def test_connections_opened_together_are_spread_over_every_worker(db_url: str) -
         connections = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(64)]
         try:
             deadline = time.monotonic() + 10
-            while sum(_holders(server).values()) < 64 and time.monotonic() < deadline:
+            while sum(accepted_connections(server).values()) < 64 and time.monotonic() < deadline:
                 time.sleep(0.05)  # each worker accepts what the kernel queued for it
-            held = _holders(server)
+            held = accepted_connections(server)
         finally:
             for connection in connections:
                 connection.close()
