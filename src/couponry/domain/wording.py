@@ -83,9 +83,11 @@ def scope_words(scope: Scope) -> str | None:
     return " and ".join(parts) or None
 
 
-def describe_discount(benefit: Benefit, currency: str) -> str:
-    """The discount alone: "10.00 off", "15% off (up to 20.00)", "free shipping" ..."""
-    money = lambda amount: format_amount(amount, currency)  # noqa: E731
+def describe_discount(benefit: Benefit, currency: str, *, with_currency: bool = False) -> str:
+    """The discount alone: "10.00 off", "15% off (up to 20.00)", "free shipping" ...; `with_currency`
+    names it after each amount ("10.00 USD off"), for a mail read away from the shop."""
+    suffix = f" {currency}" if with_currency else ""
+    money = lambda amount: format_amount(amount, currency) + suffix  # noqa: E731
     match benefit:
         case AmountOff(amount=amount):
             return f"{money(amount)} off"

@@ -7,7 +7,6 @@ coupon_issued, expiring_soon, birthday and points_statement. HTML is autoescaped
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -16,10 +15,10 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from couponry.adapters.db.campaign_rules import benefit_from_dict
+from couponry.domain import wording
+
 TEMPLATES = ("coupon_issued", "expiring_soon", "birthday", "points_statement")
-# ISO 4217 currencies without minor units (the rest of those in use have two, except a few with three)
-_EXPONENT = {c: 0 for c in ("JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF", "PYG", "RWF")}
-_EXPONENT.update({c: 3 for c in ("BHD", "KWD", "OMR", "JOD", "TND", "LYD", "IQD")})
 
 
 @cache
@@ -33,31 +32,14 @@ def _environment() -> Environment:
 
 
 def format_money(amount: int, currency: str) -> str:
-    exponent = _EXPONENT.get(currency, 2)
-    if exponent == 0:
-        return f"{amount:,} {currency}"
-    whole, minor = divmod(abs(amount), 10**exponent)
-    return f"{'-' if amount < 0 else ''}{whole:,}.{minor:0{exponent}d} {currency}"
+    """ "10.50 USD", "500 JPY": an amount with its currency, for mails."""
+    return f"{wording.format_amount(amount, currency)} {currency}"
 
 
 def describe_discount(discount: dict[str, Any], currency: str) -> str:
-    """A campaign's discount in words: "15% off", "5.00 USD off", "free shipping" ..."""
-    kind = discount.get("type")
-    if kind == "percent":
-        text = f"{Decimal(str(discount['percent'])).normalize():f}% off"  # stored as "15" or "12.5"
-        if discount.get("max_amount") is not None:
-            text += f" (up to {format_money(discount['max_amount'], currency)})"
-        return text
-    if kind == "amount":
-        return f"{format_money(discount['amount'], currency)} off"
-    if kind == "amount_per_item":
-        return f"{format_money(discount['amount'], currency)} off each item"
-    if kind == "free_shipping":
-        return "free shipping"
-    if kind == "tiered":
-        best = max(discount["tiers"], key=lambda t: t["amount"])
-        return f"up to {format_money(best['amount'], currency)} off"
-    return ""
+    """A stored discount in the words of the web pages (domain.wording), each amount with its currency:
+    "15% off (up to 20.00 EUR)", "5.00 USD off", "free shipping" ..."""
+    return wording.describe_discount(benefit_from_dict(discount), currency, with_currency=True)
 
 
 def render(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
