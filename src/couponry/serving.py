@@ -36,13 +36,24 @@ def supported() -> bool:
     return hasattr(socket, "SO_REUSEPORT") and sys.platform.startswith("linux")
 
 
-def reuse_port_socket(host: str, port: int) -> socket.socket:
+def reuse_port_socket(host: str, port: int, *, reuse_port: bool = True) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     return sock
+
+
+def _reserve(host: str, port: int) -> socket.socket:
+    """The port, bound for the supervisor's lifetime (not listening: it takes no connections).
+
+    First bound without SO_REUSEPORT and let go: that fails if anything holds the port, another
+    Couponry included (its sockets allow sharing only with sockets that ask for it, and the kernel
+    would otherwise let a second server started by the same user silently take half the connections)."""
+    reuse_port_socket(host, port, reuse_port=False).close()
+    return reuse_port_socket(host, port)
 
 
 def _worker(host: str, port: int, options: dict[str, Any]) -> None:
@@ -57,7 +68,7 @@ def _worker(host: str, port: int, options: dict[str, Any]) -> None:
 
 def run_workers(host: str, port: int, workers: int, options: dict[str, Any]) -> int:
     """Serve with `workers` processes until SIGTERM or SIGINT; returns the exit status."""
-    reserved = reuse_port_socket(host, port)  # fails now if another program holds the port
+    reserved = _reserve(host, port)  # fails now if anything, another Couponry included, holds the port
     context = multiprocessing.get_context("spawn")
     received: list[int] = []
 

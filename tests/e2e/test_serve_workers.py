@@ -80,3 +80,18 @@ def test_a_port_already_taken_is_refused_at_once(db_url: str) -> None:
 
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
+
+
+def test_a_second_server_on_the_same_port_is_refused_and_the_first_keeps_serving(db_url: str) -> None:
+    with running_server(db_url, workers=2) as first:
+        done = subprocess.run(
+            [sys.executable, "-m", "couponry.cli", "serve", "--port", str(first.port), "--workers", "2"],
+            env={**os.environ, "COUPONRY_DATABASE_URL": db_url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+        assert done.returncode == 1
+        assert "Address already in use" in done.stderr
+        assert httpx.get(first.base + "/healthz", timeout=10).status_code == 200

@@ -78,9 +78,8 @@ class EdgeMiddleware:
             return
         scope[PASSED] = True
         start = time.perf_counter()
-        request_id = (
-            _incoming_request_id(scope) or os.urandom(16).hex()
-        )  # as random as uuid4().hex, 5x cheaper
+        # a new id: 32 random hex digits, as uuid4().hex gives but five times cheaper
+        request_id = _incoming_request_id(scope) or os.urandom(16).hex()
         token = request_id_var.set(request_id)
         extra = [(_HEADER_RAW, request_id.encode("latin-1")), _NOSNIFF]
         if scope["path"].startswith(_API_PREFIX):
