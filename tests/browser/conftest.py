@@ -107,6 +107,7 @@ def sign_in(page: object, email: str, password: str) -> None:
 def check_a11y(page: object) -> None:
     """Run axe-core (vendored, loaded from the server so the page's CSP allows it) on the page as it is:
     fail on any serious or critical violation."""
+    page.wait_for_load_state("load")  # type: ignore[attr-defined]
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):  # type: ignore[attr-defined]
         page.add_script_tag(url=AXE)  # type: ignore[attr-defined]
     result = page.evaluate(  # type: ignore[attr-defined]
