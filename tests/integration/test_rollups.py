@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from couponry.adapters.db import rollups
 from couponry.adapters.db.engine import Database
@@ -158,3 +158,25 @@ def test_a_new_time_zone_folds_everything_again_into_its_own_days(db: Database) 
             fold(db, zone, T0)
         assert stored(db) == recount(db, zone)
     assert len(stored(db)[0]) == 2
+
+
+def test_folds_before_the_first_redemption_leave_it_to_be_counted(db: Database) -> None:
+    if not db.is_postgres:
+        pytest.skip("SQLite's ends are the largest rowids stored: nothing is handed out ahead of a row")
+    # given sequences that never handed a number out (a new database), and folds running before any
+    # redemption: the first records what it saw, the next folds up to it once nothing else runs
+    with db.write() as conn:
+        conn.execute(text("ALTER SEQUENCE redemption_codes_seq_seq RESTART"))
+        conn.execute(text("ALTER SEQUENCE events_seq_seq RESTART"))
+    for _ in range(3):
+        fold(db, ZONE, T0)
+    # when the first redemption comes (its code is number 1) and is folded
+    platform = _campaign(db)
+    _issue(db, platform, "FIRSTONE1")
+    cart = Cart("USD", (CartLine("1", 2000, 1, store_id="s1"),))
+    request = RedemptionRequest("first", cart, ("FIRSTONE1",), None, {})
+    redemptions.redeem(db, SYSTEM, request, T0)
+    _fold_all(db)
+    # then it is counted
+    assert stored(db) == recount(db, ZONE)
+    assert sum(m[0] for m in stored(db)[0].values()) == 1

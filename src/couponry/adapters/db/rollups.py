@@ -121,9 +121,12 @@ def read_state_and_backlog(conn: Connection, timezone: str, now: datetime) -> tu
 
 def _ends_sql(conn: Connection) -> str:
     if _pg(conn):
+        # a sequence that never handed a number out still says last_value = 1 (is_called false): its
+        # end is 0, or the first redemption (seq 1) would be folded past before it exists and then missed
         return (
-            "SELECT (SELECT last_value FROM redemption_codes_seq_seq) AS c, "
-            "(SELECT last_value FROM events_seq_seq) AS e, "
+            "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END "
+            "FROM redemption_codes_seq_seq) AS c, "
+            "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_seq_seq) AS e, "
             "(SELECT coalesce(max(seq), 0) FROM measure_adjustments) AS a"
         )
     return (
