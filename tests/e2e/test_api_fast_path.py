@@ -98,3 +98,37 @@ def test_an_unknown_key_is_refused_by_the_declared_endpoint_before_the_body(serv
         answer = stranger.post("/v1/validations", content=b'{"cart": 1}', headers=JSON)
 
     assert answer.status_code == 401 and answer.json()["code"] == "unauthorized"
+
+
+def test_an_order_event_is_taken_alike_by_the_fast_path_and_the_declared_endpoint(
+    admin: httpx.Client,
+) -> None:
+    customer = f"c-{unique()}"
+    before = _requests_counted(admin, "/v1/events", "202")
+    answers = []
+    for n, headers in enumerate((JSON, DECLARED, JSON)):
+        order = {"type": "order.completed", "customer_id": customer, "order_id": f"{customer}-o{n % 2}",
+                 "amount": 1000, "currency": "USD"}  # fmt: skip
+        answers.append(admin.post("/v1/events", content=_body(order), headers=headers))
+
+    assert [a.status_code for a in answers] == [202, 202, 202]
+    assert all(a.headers["content-type"] == "application/json" for a in answers)
+    assert [a.json()["duplicate"] for a in answers] == [False, False, True]
+    assert answers[0].json() == {**answers[2].json(), "duplicate": False}
+    assert _requests_counted(admin, "/v1/events", "202") == before + 3
+    profile = admin.get(f"/v1/customers/{customer}").json()
+    assert (profile["order_count"], profile["total_spent"]) == (2, 2000)
+
+
+def test_a_key_that_may_not_send_events_is_refused_alike_by_both_ways(server: Any) -> None:
+    from tests.e2e.keys import make_key
+
+    pos = make_key(server.database_url, "pos")
+    event = {"type": "order.completed", "customer_id": "c1", "order_id": f"o-{unique()}", "amount": 1}
+    with server.client(pos) as till:
+        till.post("/v1/validations", json={"cart": cart(line("a", 1)), "codes": []})  # the key, known now
+        answers = [till.post("/v1/events", content=_body(event), headers=h) for h in (JSON, DECLARED)]
+
+    assert [a.status_code for a in answers] == [403, 403]
+    assert answers[0].json() == answers[1].json()
+    assert answers[0].json()["code"] == "forbidden"

@@ -143,5 +143,5 @@ def create_app(settings: Settings | None = None) -> CouponryApp:
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, codes_max_bytes=settings.max_codes_body_bytes
     )
     app.add_middleware(EdgeMiddleware)  # outermost: every answer, a 413 included, gets its headers and log
-    app.install_fast_paths(checkout.FAST_PATHS, settings.max_body_bytes)
+    app.install_fast_paths(checkout.FAST_PATHS + customers.FAST_PATHS, settings.max_body_bytes)
     return app

@@ -2,14 +2,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+import orjson
+from fastapi import APIRouter, Query, Request, Response
 
+from couponry.adapters.db.engine import Database
 from couponry.api.deps import ActorDep, DbDep, NowDep
-from couponry.api.responses import PROBLEMS
+from couponry.api.fast_path import Common, HotRoute
+from couponry.api.responses import PROBLEMS, Json
 from couponry.api.schemas.common import Cursor, CustomerIdPath
 from couponry.api.schemas.customers import CustomerIn, EventIn
+from couponry.api.threads import in_pool, in_thread
+from couponry.services.access.actors import Actor
 from couponry.services.campaigns import coupons
 from couponry.services.customers import customers
+from couponry.services.ids import utcnow
 
 router = APIRouter(prefix="/v1", tags=["customers"], responses=PROBLEMS)
 
@@ -42,5 +48,18 @@ def get_wallet(
 
 
 @router.post("/events", status_code=202)
-def post_event(body: EventIn, db: DbDep, actor: ActorDep, now: NowDep) -> Any:
-    return customers.record_event(db, actor, body.model_dump(exclude_none=True), now)
+async def post_event(request: Request, body: EventIn, actor: ActorDep) -> Any:
+    return Json(await in_thread(request, _record_event, request.app.state.db, actor, body), status_code=202)
+
+
+def _record_event(db: Database, actor: Actor, body: EventIn) -> dict[str, Any]:
+    return customers.record_event(db, actor, body.model_dump(exclude_none=True), utcnow())
+
+
+async def _fast_event(common: Common[EventIn]) -> tuple[int, bytes]:
+    """Order events come as fast as orders are taken: the fast path's common case (api/fast_path)."""
+    state = common.app.state
+    return 202, orjson.dumps(await in_pool(state.threads, _record_event, state.db, common.actor, common.body))
+
+
+FAST_PATHS = [HotRoute("/v1/events", EventIn, _fast_event)]

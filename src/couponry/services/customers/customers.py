@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ from sqlalchemy import Connection, case, func, literal, or_, select, update
 
 from couponry.adapters.db.dialect import insert_ignoring_conflicts
 from couponry.adapters.db.engine import Database
+from couponry.adapters.db.order_events import record_completed_order
 from couponry.adapters.db.tables import UTC as UTC_TYPE
 from couponry.adapters.db.tables import customers, events
 from couponry.domain.errors import InvalidInput, NotFound
@@ -111,6 +113,9 @@ def record_event(db: Database, actor: Actor, event: dict[str, Any], now: datetim
     occurred_at = _occurred_at(event.get("occurred_at"), now)
     payload = {**event, "occurred_at": occurred_at.isoformat()}
     with db.write() as conn:
+        if kind == "order.completed" and db.is_postgres:
+            fresh = _order_completed_postgres(conn, customer_id, ref, payload, amount or 0, occurred_at, now)
+            return {"accepted": True, "duplicate": not fresh, "type": kind, "ref": ref}
         fresh = insert_ignoring_conflicts(
             conn,
             events,
@@ -133,6 +138,40 @@ def record_event(db: Database, actor: Actor, event: dict[str, Any], now: datetim
                 key = "" if kind == "customer.created" else ref
                 on_occurrence(conn, Occurrence(kind, customer_id, key, occurred_at, amount), now)
     return {"accepted": True, "duplicate": not fresh, "type": kind, "ref": ref}
+
+
+def _order_completed_postgres(
+    conn: Connection,
+    customer_id: str,
+    order_id: str,
+    payload: dict[str, Any],
+    amount: int,
+    occurred_at: datetime,
+    now: datetime,
+) -> bool:
+    """What the general path does for a completed order, in one statement for the common writes (see
+    adapters/db/order_events) and the rarer follow-ups only when it says they apply."""
+    lines = loyalty.order_lines({**payload, "amount": amount})
+    earning = loyalty.earning_as_seen(conn, lines, occurred_at)
+    order = record_completed_order(
+        conn,
+        customer_id,
+        order_id,
+        json.dumps(payload),
+        amount,
+        occurred_at,
+        new_referral_code(),
+        earning,
+        now,
+    )
+    if not order.fresh:
+        return False
+    if order.referral_reward_on == "first_order" and order.referrer_id is not None and order.order_count == 1:
+        referrals.on_order_completed(conn, customer_id, order_id, now)
+    loyalty.earned_as_seen(conn, customer_id, order_id, lines, order, earning, occurred_at, now)
+    if order.live_triggers:
+        on_occurrence(conn, Occurrence("order.completed", customer_id, order_id, occurred_at, amount), now)
+    return True
 
 
 def _occurred_at(value: Any, now: datetime) -> datetime:

@@ -8,11 +8,13 @@ so a redelivered event changes nothing.
 
 from __future__ import annotations
 
+import json
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Engine, String, cast, select, update
 
 from couponry.adapters.db.dialect import insert_ignoring_conflicts
 from couponry.adapters.db.ledger import (
@@ -23,6 +25,7 @@ from couponry.adapters.db.ledger import (
     ensure_account,
     lock_account,
 )
+from couponry.adapters.db.order_events import CompletedOrder, Earning
 from couponry.adapters.db.subscriptions import subscribed_types
 from couponry.adapters.db.tables import loyalty_program, points_lots
 from couponry.domain.loyalty import (
@@ -45,6 +48,47 @@ def current_program(conn: Connection) -> Program | None:
         select(loyalty_program.c.settings).where(loyalty_program.c.id == PROGRAM_ID)
     ).scalar()
     return None if settings is None else program_from_json(settings)
+
+
+# The program settings each process last read, as their stored JSON text and parsed: what an order's
+# points are computed from before the one statement of adapters/db/order_events, which earns only if the
+# stored settings are still that text. "" (never stored: not JSON) until read.
+_seen: weakref.WeakKeyDictionary[Engine, tuple[str | None, Program | None]] = weakref.WeakKeyDictionary()
+_UNSEEN = ""
+
+
+def earning_as_seen(conn: Connection, lines: Sequence[OrderLine], occurred_at: datetime) -> Earning:
+    """The points of an order under the program this process last read (see `_seen`)."""
+    settings, program = _seen.get(conn.engine, (_UNSEEN, None))
+    amount = sum(max(line.amount, 0) for line in lines)
+    if program is None:
+        return Earning(settings, 0, amount, None, None)
+    mature = matures_at(program, occurred_at)
+    return Earning(settings, points_for_order(program, lines), amount, mature, expires_at(program, mature))
+
+
+def earned_as_seen(
+    conn: Connection,
+    customer_id: str,
+    order_id: str,
+    lines: Sequence[OrderLine],
+    order: CompletedOrder,
+    earning: Earning,
+    occurred_at: datetime,
+    now: datetime,
+) -> None:
+    """After the one statement: announce what it earned or, when the program was not the one this
+    process had seen, read the program again (remembering it) and earn with it."""
+    if order.program_seen:
+        if order.entry_id is not None:
+            entry = NewEntry("earned", earning.points, "order", order_id, bucket="pending")
+            announce(conn, customer_id, [Written(order.entry_id, entry, order.available or 0)], now)
+        return
+    stored = conn.execute(
+        select(cast(loyalty_program.c.settings, String)).where(loyalty_program.c.id == PROGRAM_ID)
+    ).scalar()
+    _seen[conn.engine] = (stored, None if stored is None else program_from_json(json.loads(stored)))
+    on_order_completed(conn, customer_id, order_id, lines, occurred_at, now)
 
 
 def announce(conn: Connection, customer_id: str, written: Iterable[Written], now: datetime) -> None:
