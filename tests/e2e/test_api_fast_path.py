@@ -5,9 +5,13 @@ endpoint's, and whatever it does not take must reach the declared endpoint once,
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.e2e.builders import campaign_with_code, cart, line, unique
 
@@ -132,3 +136,30 @@ def test_a_key_that_may_not_send_events_is_refused_alike_by_both_ways(server: An
     assert [a.status_code for a in answers] == [403, 403]
     assert answers[0].json() == answers[1].json()
     assert answers[0].json()["code"] == "forbidden"
+
+
+def test_a_redemption_waiting_for_sqlites_write_lock_waits_on_a_thread_not_on_the_loop(
+    server: Any, admin: httpx.Client
+) -> None:
+    """SQLite: the fast path redeems on the event loop only when the write lock is free at once; held
+    by another writer (another process, say), the redemption waits for it on a request thread while the
+    server keeps answering."""
+    if not server.database_url.startswith("sqlite"):
+        pytest.skip("SQLite's one write lock")
+    _, code = campaign_with_code(admin, discount={"type": "amount", "amount": 100})
+    order = {"order_id": f"o-{unique()}", "cart": cart(line("a", 1000)), "codes": [code]}
+    other = sqlite3.connect(server.database_url.removeprefix("sqlite:///"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(admin.post, "/v1/redemptions", content=_body(order), headers=JSON)
+            time.sleep(0.3)
+            assert not pending.done()  # waiting for the lock ...
+            started = time.monotonic()
+            assert admin.get("/healthz").status_code == 200  # ... without holding up the server
+            assert time.monotonic() - started < 0.2
+            other.rollback()
+            answer = pending.result(timeout=10)
+    finally:
+        other.close()
+    assert answer.status_code == 201 and answer.json()["discount"] == 100

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from couponry.adapters.db.engine import WriterBusy
 from couponry.adapters.throttle import MemoryThrottle
 from couponry.api.deps import CodeLookups
 from couponry.domain.errors import InvalidInput, RedemptionRefused, Throttled
@@ -40,6 +41,15 @@ def test_a_refused_redemption_counts_its_unknown_codes(throttle: MemoryThrottle)
 def test_an_answer_that_names_no_code_gives_every_attempt_back(throttle: MemoryThrottle) -> None:
     with pytest.raises(InvalidInput), CodeLookups(throttle, KEY).guard(4):
         raise InvalidInput("cart", "bad")
+
+    assert throttle.failures("k1") == 0
+
+
+def test_a_write_that_would_wait_gives_every_attempt_back_for_the_retry_on_a_thread(
+    throttle: MemoryThrottle,
+) -> None:
+    with pytest.raises(WriterBusy), CodeLookups(throttle, KEY).guard(3):
+        raise WriterBusy()
 
     assert throttle.failures("k1") == 0
 

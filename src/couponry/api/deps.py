@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 
-from couponry.adapters.db.engine import Database
+from couponry.adapters.db.engine import Database, WriterBusy
 from couponry.adapters.throttle import Throttle
 from couponry.api.metrics import REFUSALS
 from couponry.domain.errors import CouponryError, RedemptionRefused, Throttled
@@ -78,6 +78,9 @@ class CodeLookups:
         except CouponryError:  # an answer that names no code (bad input, unknown reservation ...)
             if self._failures is None:
                 self._failures = 0
+            raise
+        except WriterBusy:  # nothing was looked up for good: the request runs again on a thread
+            self._failures = 0
             raise
         finally:
             if reservation is not None and self.throttle is not None:
