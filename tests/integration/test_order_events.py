@@ -95,3 +95,22 @@ def test_a_non_member_order_counts_but_earns_nothing(db: Database) -> None:
     with db.read() as conn:
         lots = conn.execute(select(points_lots.c.customer_id)).scalars().all()
     assert lots == ["member"]
+
+
+def test_an_order_amount_beside_its_lines_is_what_was_spent_and_the_lines_are_what_earns(
+    db: Database,
+) -> None:
+    # given an order of 1,200 of which 1,000 are lines that earn (the rest: shipping, say)
+    program.put_program(db, SYSTEM, {"earn_points": 1, "per_amount": 100}, T0)
+    program.join(db, SYSTEM, "c1", T0)
+    lines = [{"product_id": "p1", "amount": 600}, {"product_id": "p2", "amount": 400}]
+    record_event(db, SYSTEM, _order("c1", "o1", 1200, lines=lines), T0)
+    # then the customer spent 1,200, and the order's lot earned on (and refunds in shares of) 1,000
+    assert get_customer(db, SYSTEM, "c1")["total_spent"] == 1200
+    with db.read() as conn:
+        lot = conn.execute(select(points_lots.c.order_amount, points_lots.c.earned)).one()
+    assert tuple(lot) == (1000, 10)
+    record_event(
+        db, SYSTEM, {"type": "order.refunded", "customer_id": "c1", "order_id": "o1", "amount": 500}, T0
+    )
+    assert _pending(db, "c1") == 5

@@ -103,11 +103,11 @@ def append(
     return written
 
 
-_EARN_POSTGRES = text(
-    """
-    WITH acc AS (
-        SELECT customer_id FROM loyalty_accounts WHERE customer_id = :c AND member FOR UPDATE
-    ), lot AS (
+# PostgreSQL: earning as common table expressions that follow `acc` (the member's account row, locked):
+# the order's lot (unique by order), its `earned` entry, the cached balances. Parameters: :c customer,
+# :o order, :amount the order's amount, :p points, :matures, :expires, :now.
+EARN_AFTER_ACCOUNT_LOCKED = """
+    lot AS (
         INSERT INTO points_lots (customer_id, order_id, order_amount, earned, reversed, matured, matures_at,
                                  expires_at, created_at)
         SELECT :c, :o, :amount, :p, 0, false, :matures, :expires, :now FROM acc
@@ -123,8 +123,15 @@ _EARN_POSTGRES = text(
         WHERE customer_id = :c AND EXISTS (SELECT 1 FROM ins)
         RETURNING available
     )
-    SELECT ins.id, upd.available FROM ins, upd
+"""
+
+_EARN_POSTGRES = text(
     """
+    WITH acc AS (
+        SELECT customer_id FROM loyalty_accounts WHERE customer_id = :c AND member FOR UPDATE
+    ),"""
+    + EARN_AFTER_ACCOUNT_LOCKED
+    + "SELECT ins.id, upd.available FROM ins, upd"
 )
 
 

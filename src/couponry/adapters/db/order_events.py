@@ -25,6 +25,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from couponry.adapters.db.ledger import EARN_AFTER_ACCOUNT_LOCKED
+
 _COMPLETED_ORDER = text(
     """
     WITH ev AS (
@@ -35,7 +37,7 @@ _COMPLETED_ORDER = text(
     ), cu AS (
         INSERT INTO customers (id, tags, attributes, marketing_consent, order_count, total_spent,
                                last_order_at, referral_code, created_at, updated_at)
-        SELECT :c, CAST('[]' AS json), CAST('{}' AS json), false, 1, :amount, :occurred, :referral_code,
+        SELECT :c, CAST('[]' AS json), CAST('{}' AS json), false, 1, :spent, :occurred, :referral_code,
                :now, :now
         FROM ev
         ON CONFLICT (id) DO UPDATE SET
@@ -53,22 +55,9 @@ _COMPLETED_ORDER = text(
         WHERE customer_id = :c AND member AND CAST(:p AS bigint) > 0 AND EXISTS (SELECT 1 FROM ev)
           AND (SELECT settings FROM program) IS NOT DISTINCT FROM CAST(:settings AS text)
         FOR UPDATE
-    ), lot AS (
-        INSERT INTO points_lots (customer_id, order_id, order_amount, earned, reversed, matured, matures_at,
-                                 expires_at, created_at)
-        SELECT :c, :o, :lines_amount, :p, 0, false, :matures, :expires, :now FROM acc
-        ON CONFLICT (order_id) DO NOTHING
-        RETURNING customer_id
-    ), ins AS (
-        INSERT INTO points_ledger (customer_id, kind, bucket, points, pending_change, available_change,
-                                   lifetime_change, source_type, source_id, created_at)
-        SELECT :c, 'earned', 'pending', :p, :p, 0, :p, 'order', :o, :now FROM lot
-        RETURNING id
-    ), upd AS (
-        UPDATE loyalty_accounts SET pending = pending + :p, lifetime = lifetime + :p, updated_at = :now
-        WHERE customer_id = :c AND EXISTS (SELECT 1 FROM ins)
-        RETURNING available
-    )
+    ),"""
+    + EARN_AFTER_ACCOUNT_LOCKED
+    + """
     SELECT
         EXISTS (SELECT 1 FROM ev) AS fresh,
         (SELECT referrer_id FROM cu) AS referrer_id,
@@ -127,12 +116,12 @@ def record_completed_order(
         "c": customer_id,
         "payload": payload,
         "now": now,
-        "amount": amount,
+        "spent": amount,
         "occurred": occurred_at,
         "referral_code": referral_code,
         "settings": earning.settings,
         "p": earning.points,
-        "lines_amount": earning.lines_amount,
+        "amount": earning.lines_amount,  # the lot's order amount: what its lines add up to
         "matures": earning.matures_at or now,
         "expires": earning.expires_at or now,
     }
