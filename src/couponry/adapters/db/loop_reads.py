@@ -1,11 +1,13 @@
-"""Reads on PostgreSQL's async driver, on the event loop: for the validation's one query, without
-handing the request to a thread.
+"""Statements that stand alone on PostgreSQL's async driver, on the event loop: the validation's one
+query, and a completed order's one statement (adapters.db.order_events), without handing the request to
+a thread.
 
 Measured here (uvloop, one query): a blocking psycopg query costs ~75 us of CPU on the calling thread,
 the same through psycopg's async connection, and ~145 us when it is handed to a worker thread and back
 (submit, wake-up, future callbacks, the GIL changing hands twice); in the server that hop was a fifth of
 a PostgreSQL validation's CPU. Only statements that stand alone run here (autocommit: each on its own
-snapshot, as the validation's reads do anyway); anything transactional stays on the blocking engine.
+snapshot and, when it writes, its own transaction); anything with more than one statement stays on the
+blocking engine.
 
 The pool is psycopg_pool's (the psycopg project's own), opened with the app and closed with it. Each
 server process holds up to `size` of these connections besides its engine's pool.

@@ -15,10 +15,17 @@ settings are still exactly that text, and the answer says whether they were. Whe
 first event in a process, or after the program changed), nothing was earned and the caller earns with
 the current program in a second statement, in the same transaction. So a cached program is never used
 to earn after it changed, whichever process changed it.
+
+Alone (`alone=True`), the statement runs in autocommit on the event loop's connection (adapters.db.
+loop_reads), with no transaction to run follow-ups in: it then writes only if nothing follows (the
+program is the one the caller saw, no live `order.completed` trigger, no first-order referral reward
+due to this customer) and otherwise writes nothing at all, and the service runs the event in a
+transaction as above.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,11 +34,22 @@ from sqlalchemy import Connection, text
 
 from couponry.adapters.db.ledger import EARN_AFTER_ACCOUNT_LOCKED
 
-_COMPLETED_ORDER = text(
+COMPLETED_ORDER = (
     """
-    WITH ev AS (
+    WITH program AS (
+        SELECT CAST(settings AS text) AS settings FROM loyalty_program WHERE id = 1
+    ), nothing_follows AS (
+        SELECT (SELECT settings FROM program) IS NOT DISTINCT FROM CAST(:settings AS text)
+           AND NOT EXISTS (SELECT 1 FROM triggers WHERE event = 'order.completed' AND deleted_at IS NULL)
+           AND NOT EXISTS (
+               SELECT 1 FROM referral_program r, customers c
+               WHERE r.id = 1 AND r.reward_on = 'first_order'
+                 AND c.id = :c AND c.referrer_id IS NOT NULL AND c.order_count = 0
+           ) AS yes
+    ), ev AS (
         INSERT INTO events (type, ref, customer_id, payload, received_at)
-        VALUES ('order.completed', :o, :c, CAST(:payload AS json), :now)
+        SELECT 'order.completed', :o, :c, CAST(:payload AS json), :now
+        WHERE NOT CAST(:alone AS boolean) OR (SELECT yes FROM nothing_follows)
         ON CONFLICT (type, ref) DO NOTHING
         RETURNING ref
     ), cu AS (
@@ -48,8 +66,6 @@ _COMPLETED_ORDER = text(
                 THEN EXCLUDED.last_order_at ELSE customers.last_order_at END,
             updated_at = EXCLUDED.updated_at
         RETURNING referrer_id, order_count
-    ), program AS (
-        SELECT CAST(settings AS text) AS settings FROM loyalty_program WHERE id = 1
     ), acc AS (
         SELECT customer_id FROM loyalty_accounts
         WHERE customer_id = :c AND member AND CAST(:p AS bigint) > 0 AND EXISTS (SELECT 1 FROM ev)
@@ -68,9 +84,11 @@ _COMPLETED_ORDER = text(
         (SELECT reward_on FROM referral_program WHERE id = 1) AS referral_reward_on,
         EXISTS (
             SELECT 1 FROM triggers WHERE event = 'order.completed' AND deleted_at IS NULL
-        ) AS live_triggers
+        ) AS live_triggers,
+        (SELECT yes FROM nothing_follows) AS nothing_follows
     """
 )
+_COMPLETED_ORDER = text(COMPLETED_ORDER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +105,7 @@ class Earning:
 
 @dataclass(frozen=True, slots=True)
 class CompletedOrder:
-    fresh: bool  # False: the event was seen before, and nothing was written
+    fresh: bool  # False: the event was seen before (or, alone, something follows): nothing was written
     referrer_id: str | None
     order_count: int | None
     program_seen: bool  # the stored program settings were the caller's (else nothing was earned)
@@ -95,10 +113,14 @@ class CompletedOrder:
     available: int | None  # the member's available balance after it
     referral_reward_on: str | None
     live_triggers: bool
+    nothing_follows: bool  # alone: False means nothing was written, run it in a transaction
+
+    @classmethod
+    def of(cls, row: Sequence[Any]) -> CompletedOrder:
+        return cls(*row)
 
 
-def record_completed_order(
-    conn: Connection,
+def completed_order_params(
     customer_id: str,
     order_id: str,
     payload: str,
@@ -107,11 +129,11 @@ def record_completed_order(
     referral_code: str,
     earning: Earning,
     now: datetime,
-) -> CompletedOrder:
-    """The event row (unique by type and order), the customer's counters and, for a member, the order's
-    lot, its `earned` entry and the cached balances (the account row locked first, as every writer
-    does): all or, for an event seen before, nothing."""
-    params: dict[str, Any] = {
+    *,
+    alone: bool,
+) -> dict[str, Any]:
+    """The parameters of COMPLETED_ORDER (`payload`: the event's JSON; `amount`: what was spent)."""
+    return {
         "o": order_id,
         "c": customer_id,
         "payload": payload,
@@ -124,15 +146,12 @@ def record_completed_order(
         "amount": earning.lines_amount,  # the lot's order amount: what its lines add up to
         "matures": earning.matures_at or now,
         "expires": earning.expires_at or now,
+        "alone": alone,
     }
-    row = conn.execute(_COMPLETED_ORDER, params).one()
-    return CompletedOrder(
-        row.fresh,
-        row.referrer_id,
-        row.order_count,
-        row.program_seen,
-        row.entry_id,
-        row.available,
-        row.referral_reward_on,
-        row.live_triggers,
-    )
+
+
+def record_completed_order(conn: Connection, params: dict[str, Any]) -> CompletedOrder:
+    """In the connection's transaction: the event row (unique by type and order), the customer's
+    counters and, for a member, the order's lot, its `earned` entry and the cached balances (the
+    account row locked first, as every writer does): all or, for an event seen before, nothing."""
+    return CompletedOrder.of(tuple(conn.execute(_COMPLETED_ORDER, params).one()))

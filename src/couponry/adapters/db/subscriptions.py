@@ -30,6 +30,12 @@ def subscribed_types(conn: Connection) -> frozenset[str]:
     return types
 
 
+def cached_types(engine: Engine) -> frozenset[str] | None:
+    """What `subscribed_types` would answer without a query, or None when it would need one."""
+    hit = _cache.get(engine)
+    return hit[1] if hit is not None and time.monotonic() < hit[0] else None
+
+
 def forget() -> None:
     """Drop the cache (after a webhook is created or deleted in this process)."""
     _cache.clear()

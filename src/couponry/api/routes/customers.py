@@ -59,6 +59,11 @@ def _record_event(db: Database, actor: Actor, body: EventIn) -> dict[str, Any]:
 async def _fast_event(common: Common[EventIn]) -> tuple[int, bytes]:
     """Order events come as fast as orders are taken: the fast path's common case (api/fast_path)."""
     state = common.app.state
+    if state.loop_reads is not None and common.body.type == "order.completed":  # PostgreSQL
+        event = common.body.model_dump(exclude_none=True)
+        answer = await customers.record_order_alone(state.loop_reads, state.db, common.actor, event, utcnow())
+        if answer is not None:
+            return 202, orjson.dumps(answer)
     return 202, orjson.dumps(await in_pool(state.threads, _record_event, state.db, common.actor, common.body))
 
 

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, literal, or_, select, update
+from sqlalchemy import Connection, Engine, case, func, literal, or_, select, update
 
+from couponry.adapters.db import subscriptions
 from couponry.adapters.db.dialect import insert_ignoring_conflicts
 from couponry.adapters.db.engine import Database
-from couponry.adapters.db.order_events import record_completed_order
+from couponry.adapters.db.loop_reads import LoopReads
+from couponry.adapters.db.order_events import (
+    COMPLETED_ORDER,
+    CompletedOrder,
+    Earning,
+    completed_order_params,
+    record_completed_order,
+)
 from couponry.adapters.db.tables import UTC as UTC_TYPE
 from couponry.adapters.db.tables import customers, events
 from couponry.domain.errors import InvalidInput, NotFound
+from couponry.domain.loyalty import OrderLine
 from couponry.domain.triggers import Occurrence
 from couponry.services.access.actors import Actor, Permission
 from couponry.services.customers.profiles import (
@@ -90,11 +100,20 @@ def get_customer(db: Database, actor: Actor, customer_id: str) -> dict[str, Any]
     return customer_body(row)
 
 
-def record_event(db: Database, actor: Actor, event: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """Apply an event once: (type, order or customer id) is unique, so a redelivery changes nothing.
+@dataclass(frozen=True, slots=True)
+class _Event:
+    kind: str
+    customer_id: str
+    ref: str  # the order id, or the customer id of customer.created
+    amount: int | None
+    occurred_at: datetime
+    payload: dict[str, Any]  # what is stored: the event as received, its time made explicit
 
-    `occurred_at` (default: now) is when it happened: the last order time is the latest order's, so
-    events that arrive late or out of order leave it right."""
+    def answer(self, fresh: bool) -> dict[str, Any]:
+        return {"accepted": True, "duplicate": not fresh, "type": self.kind, "ref": self.ref}
+
+
+def _checked(actor: Actor, event: dict[str, Any], now: datetime) -> _Event:
     actor.require(Permission.SEND_EVENTS)
     kind = event.get("type")
     if kind not in EVENT_TYPES:
@@ -112,10 +131,20 @@ def record_event(db: Database, actor: Actor, event: dict[str, Any], now: datetim
         raise InvalidInput("amount", "must be a non-negative integer in minor units")
     occurred_at = _occurred_at(event.get("occurred_at"), now)
     payload = {**event, "occurred_at": occurred_at.isoformat()}
+    return _Event(kind, customer_id, ref, amount, occurred_at, payload)
+
+
+def record_event(db: Database, actor: Actor, event: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Apply an event once: (type, order or customer id) is unique, so a redelivery changes nothing.
+
+    `occurred_at` (default: now) is when it happened: the last order time is the latest order's, so
+    events that arrive late or out of order leave it right."""
+    checked = _checked(actor, event, now)
+    kind, customer_id, ref, amount = checked.kind, checked.customer_id, checked.ref, checked.amount
+    occurred_at, payload = checked.occurred_at, checked.payload
     with db.write() as conn:
         if kind == "order.completed" and db.is_postgres:
-            fresh = _order_completed_postgres(conn, customer_id, ref, payload, amount or 0, occurred_at, now)
-            return {"accepted": True, "duplicate": not fresh, "type": kind, "ref": ref}
+            return checked.answer(_order_completed_postgres(conn, checked, now))
         fresh = insert_ignoring_conflicts(
             conn,
             events,
@@ -137,40 +166,61 @@ def record_event(db: Database, actor: Actor, event: dict[str, Any], now: datetim
             if kind in ("order.completed", "customer.created"):  # triggers: in the event's transaction
                 key = "" if kind == "customer.created" else ref
                 on_occurrence(conn, Occurrence(kind, customer_id, key, occurred_at, amount), now)
-    return {"accepted": True, "duplicate": not fresh, "type": kind, "ref": ref}
+    return checked.answer(fresh)
 
 
-def _order_completed_postgres(
-    conn: Connection,
-    customer_id: str,
-    order_id: str,
-    payload: dict[str, Any],
-    amount: int,
-    occurred_at: datetime,
-    now: datetime,
-) -> bool:
-    """What the general path does for a completed order, in one statement for the common writes (see
-    adapters/db/order_events) and the rarer follow-ups only when it says they apply."""
-    lines = loyalty.order_lines({**payload, "amount": amount})
-    earning = loyalty.earning_as_seen(conn, lines, occurred_at)
-    order = record_completed_order(
-        conn,
-        customer_id,
-        order_id,
-        json.dumps(payload),
+async def record_order_alone(
+    reads: LoopReads, db: Database, actor: Actor, event: dict[str, Any], now: datetime
+) -> dict[str, Any] | None:
+    """PostgreSQL, on the event loop: a completed order in one statement in autocommit, when nothing
+    follows it in its transaction (no webhook subscribed to `points.changed`, and what the statement
+    checks: adapters/db/order_events); None when something would, and nothing was written: then
+    `record_event` runs it in a transaction."""
+    checked = _checked(actor, event, now)
+    types = subscriptions.cached_types(db.engine)
+    if checked.kind != "order.completed" or types is None or "points.changed" in types:
+        return None
+    _, _, params = _completed_order(db.engine, checked, now, alone=True)
+    (row,) = await reads.fetch(COMPLETED_ORDER, params)
+    order = CompletedOrder.of(row)
+    return checked.answer(order.fresh) if order.nothing_follows else None
+
+
+def _completed_order(
+    engine: Engine, checked: _Event, now: datetime, *, alone: bool
+) -> tuple[list[OrderLine], Earning, dict[str, Any]]:
+    amount = checked.amount or 0
+    lines = loyalty.order_lines({**checked.payload, "amount": amount})
+    earning = loyalty.earning_as_seen(engine, lines, checked.occurred_at)
+    params = completed_order_params(
+        checked.customer_id,
+        checked.ref,
+        json.dumps(checked.payload),
         amount,
-        occurred_at,
+        checked.occurred_at,
         new_referral_code(),
         earning,
         now,
+        alone=alone,
     )
+    return lines, earning, params
+
+
+def _order_completed_postgres(conn: Connection, checked: _Event, now: datetime) -> bool:
+    """What the general path does for a completed order, in one statement for the common writes (see
+    adapters/db/order_events) and the rarer follow-ups only when it says they apply."""
+    lines, earning, params = _completed_order(conn.engine, checked, now, alone=False)
+    order = record_completed_order(conn, params)
+    subscriptions.subscribed_types(conn)  # (cached) so that the next orders may be recorded alone
     if not order.fresh:
         return False
+    customer_id, order_id, occurred_at = checked.customer_id, checked.ref, checked.occurred_at
     if order.referral_reward_on == "first_order" and order.referrer_id is not None and order.order_count == 1:
         referrals.on_order_completed(conn, customer_id, order_id, now)
     loyalty.earned_as_seen(conn, customer_id, order_id, lines, order, earning, occurred_at, now)
     if order.live_triggers:
-        on_occurrence(conn, Occurrence("order.completed", customer_id, order_id, occurred_at, amount), now)
+        occurrence = Occurrence("order.completed", customer_id, order_id, occurred_at, checked.amount or 0)
+        on_occurrence(conn, occurrence, now)
     return True
 
 

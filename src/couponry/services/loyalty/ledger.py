@@ -57,9 +57,9 @@ _seen: weakref.WeakKeyDictionary[Engine, tuple[str | None, Program | None]] = we
 _UNSEEN = ""
 
 
-def earning_as_seen(conn: Connection, lines: Sequence[OrderLine], occurred_at: datetime) -> Earning:
+def earning_as_seen(engine: Engine, lines: Sequence[OrderLine], occurred_at: datetime) -> Earning:
     """The points of an order under the program this process last read (see `_seen`)."""
-    settings, program = _seen.get(conn.engine, (_UNSEEN, None))
+    settings, program = _seen.get(engine, (_UNSEEN, None))
     amount = sum(max(line.amount, 0) for line in lines)
     if program is None:
         return Earning(settings, 0, amount, None, None)
