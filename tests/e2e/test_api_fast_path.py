@@ -157,7 +157,7 @@ def test_a_redemption_waiting_for_sqlites_write_lock_waits_on_a_thread_not_on_th
             assert not pending.done()  # waiting for the lock ...
             started = time.monotonic()
             assert admin.get("/healthz").status_code == 200  # ... without holding up the server
-            assert time.monotonic() - started < 0.2
+            assert time.monotonic() - started < 2  # a blocked loop would answer after the 30 s busy wait
             other.rollback()
             answer = pending.result(timeout=10)
     finally:

@@ -80,6 +80,7 @@ def test_the_log_of_writes_without_waiting_is_checkpointed_on_another_thread(
             if n % 100 == 99:
                 time.sleep(0.05)  # let the checkpoint thread catch up
                 sizes.append(os.path.getsize(wal))
-    # without checkpoints the log grows by a page or more per commit (1,000 commits: 4 MB and more);
-    # checkpointed every 50 commits, it is reused from its start and stays near 50 commits' worth
-    assert max(sizes) < 200 * 4096, sizes
+    # without checkpoints the log grows by a page per commit (1,000 commits: 4.1 MB, measured);
+    # checkpointed every 50 commits it is reused from its start (measured: 100 pages, 412 KB); the
+    # bound leaves room for a checkpoint thread a few hundred commits late on a loaded machine
+    assert max(sizes) < 400 * 4096, sizes
