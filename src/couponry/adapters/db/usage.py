@@ -16,6 +16,7 @@ precede every counter change here, so none is missed or counted twice.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -226,6 +227,31 @@ def _guarded_fast_sql(used: str, budget: str) -> str:
         "AND (c.limit_slots = 0 OR EXISTS (SELECT 1 FROM s)) "
         "AND (c.per_coupon IS NULL OR EXISTS (SELECT 1 FROM k)) THEN 1 ELSE 0 END FROM c), 0)"
     )
+
+
+def redemption_in_one_statement(inserts: Sequence[tuple[str, Any]], u: Usage) -> tuple[str, dict[str, Any]]:
+    """PostgreSQL: a one-code redemption without a customer as one statement, for autocommit: the
+    INSERTs `inserts` (the redemption's rows) and the code's guarded statement (a random slot, then the
+    coupon) as common table expressions, failing (division by zero) unless the guard took its unit, so
+    that nothing is written. The slot is locked before the coupon (the coupon's UPDATE reads the slot's
+    result), as everywhere; the INSERTs lock no counted row. A unique key taken (the order redeemed the
+    code already) fails it too."""
+    used, budget = _columns(False)
+    ctes, params = [], {}
+    for i, (sql, values) in enumerate(inserts):
+        ctes.append(f"w{i} AS ({_prefixed(sql, f'w{i}_')})")
+        params.update({f"w{i}_{name}": value for name, value in values.items()})
+    guard = _guarded_fast_sql(used, budget).removeprefix("WITH ")
+    params.update(_fast_params(u))
+    return "WITH " + ", ".join(ctes) + ", " + guard, params
+
+
+_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+def _prefixed(sql: str, prefix: str) -> str:
+    """`sql` with every `:name` parameter renamed `:<prefix>name` (casts written `::type` are left)."""
+    return _PARAMETER.sub(lambda m: f":{prefix}{m.group(1)}", sql)
 
 
 def _fast_params(u: Usage) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from couponry.adapters.db import driver
-from couponry.adapters.db.snapshots import load_snapshots
+from couponry.adapters.db.snapshots import Loaded, load_snapshots
 from couponry.adapters.db.usage import LimitReached, Usage, take, take_and_commit
 from couponry.domain.cart import Cart
 from couponry.domain.coupon import CouponSnapshot
@@ -56,7 +56,15 @@ def price_for(
     before the transaction's first write on PostgreSQL (driver.reads_outside_transaction): the guards,
     not this read, decide every limit."""
     with driver.reads_outside_transaction(conn):
-        snapshots, customer = load_snapshots(conn, req.codes, req.customer_id, store_scope=req.store_scope)
+        loaded = load_snapshots(conn, req.codes, req.customer_id, store_scope=req.store_scope)
+    return price_loaded(req, loaded, now)
+
+
+def price_loaded(
+    req: RedemptionRequest, loaded: Loaded, now: datetime
+) -> tuple[PricingResult, dict[str, Any], set[str]]:
+    """As `price_for`, from coupons already read."""
+    snapshots, customer = loaded
     result = price(req.cart, snapshots, customer, now)
     body = validation_body(result, req.codes)
     if not result.valid:

@@ -12,16 +12,31 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import select
 
+from couponry.adapters.db import subscriptions
 from couponry.adapters.db.engine import Database
+from couponry.adapters.db.loop_reads import LoopReads
+from couponry.adapters.db.snapshots import SnapshotRead
 from couponry.adapters.db.tables import redemptions
+from couponry.adapters.db.usage import redemption_in_one_statement
 from couponry.domain.errors import RedemptionRefused
 from couponry.services.access.actors import Actor, Permission
 from couponry.services.checkout import idempotency
-from couponry.services.checkout.orders import RedemptionRequest, TryAgainStepByStep, redeem_fresh, refusal
+from couponry.services.checkout.orders import (
+    RedemptionRequest,
+    TryAgainStepByStep,
+    price_loaded,
+    redeem_fresh,
+    redemption_body,
+    redemption_rows,
+    refusal,
+    usages_of,
+)
 from couponry.services.checkout.reservations import confirm_reservation
 from couponry.services.checkout.rollbacks import load_body, may_access
+from couponry.services.ids import new_id
 
 
 def redeem(
@@ -63,6 +78,37 @@ def redeem(
                 return won.status, won.response
         raise
     return 201, body
+
+
+async def redeem_alone(
+    reads: LoopReads, db: Database, actor: Actor, req: RedemptionRequest, now: datetime
+) -> dict[str, Any] | None:
+    """PostgreSQL, on the event loop: the commonest redemption (one code, no customer, no hold, no
+    Idempotency-Key) as one read and one statement in autocommit (adapters.db.usage.
+    redemption_in_one_statement), with no thread and no BEGIN or COMMIT. None when it is not that case,
+    when the read would need more than its one query, or when the statement did not go through (a guard
+    found no unit where it looked, or the order redeemed the code already): nothing was written, and
+    `redeem` decides. A code the prices refuse (unknown, expired ...) raises as `redeem` does."""
+    actor.require(Permission.REDEEM)
+    if len(req.codes) != 1 or req.customer_id is not None or req.reservation_id is not None:
+        return None
+    types = subscriptions.cached_types(db.engine)
+    if types is None or "coupon.redeemed" in types:  # its outbox row belongs in the transaction
+        return None
+    req = replace(req, store_scope=actor.store_scope)
+    plan = SnapshotRead(req.codes, None, req.store_scope, postgres=True)
+    loaded = plan.finish_without_reading(await reads.fetch(*plan.query()) if plan.wanted else [])
+    if loaded is None:
+        return None
+    result, validation, tracked = price_loaded(req, loaded, now)
+    (usage,) = usages_of(result, None, tracked)
+    redemption_id = new_id()
+    inserts = redemption_rows(redemption_id, req, result, validation, now, None)
+    try:
+        await reads.fetch(*redemption_in_one_statement(inserts, usage))
+    except (psycopg.errors.DivisionByZero, psycopg.IntegrityError):
+        return None
+    return redemption_body(redemption_id, req, validation, now, None)
 
 
 def _remember_refusal(
