@@ -13,7 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,11 +21,26 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, text
 
+from couponry import devserver
 from couponry.adapters.db.engine import Database, normalize_url
 from couponry.adapters.db.migrate import upgrade
-from couponry.devserver import Server, free_port, running_server
+from couponry.devserver import Server, free_port
 
 __all__ = ["Server", "free_port", "running_server"]  # re-exported for the bench modules
+
+# Connections per server process of the benchmarks' multi-process servers: 4 processes hold up to three
+# times this each (docs/operations.md), and pgbench's 32 clients run beside them, within PostgreSQL's
+# default max_connections of 100 (with the default of 10, a redemption run failed with "too many clients")
+BENCH_POOL_SIZE = 6
+
+
+def running_server(database_url: str, workers: int = 1, **env: str) -> AbstractContextManager[Server]:
+    """devserver.running_server; with several processes, BENCH_POOL_SIZE connections each unless the
+    environment or `env` says otherwise."""
+    if workers > 1 and "COUPONRY_DB_POOL_SIZE" not in os.environ:
+        env.setdefault("COUPONRY_DB_POOL_SIZE", str(BENCH_POOL_SIZE))
+    return devserver.running_server(database_url, workers, **env)
+
 
 PG_BASE = os.environ.get("COUPONRY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 CLIENTS = 32
