@@ -219,7 +219,7 @@ def _order_completed_postgres(conn: Connection, checked: _Event, now: datetime) 
         referrals.on_order_completed(conn, customer_id, order_id, now)
     loyalty.earned_as_seen(conn, customer_id, order_id, lines, order, earning, occurred_at, now)
     if order.live_triggers:
-        occurrence = Occurrence("order.completed", customer_id, order_id, occurred_at, checked.amount or 0)
+        occurrence = Occurrence("order.completed", customer_id, order_id, occurred_at, checked.amount)
         on_occurrence(conn, occurrence, now)
     return True
 
