@@ -44,10 +44,13 @@ PROGRAM_ID = 1
 
 
 def current_program(conn: Connection) -> Program | None:
-    settings = conn.execute(
-        select(loyalty_program.c.settings).where(loyalty_program.c.id == PROGRAM_ID)
+    """The program as stored (None: none yet), remembered as what this process last read (`_seen`)."""
+    stored = conn.execute(
+        select(cast(loyalty_program.c.settings, String)).where(loyalty_program.c.id == PROGRAM_ID)
     ).scalar()
-    return None if settings is None else program_from_json(settings)
+    program = None if stored is None else program_from_json(json.loads(stored))
+    _seen[conn.engine] = (stored, program)
+    return program
 
 
 # The program settings each process last read, as their stored JSON text and parsed: what an order's
@@ -78,16 +81,12 @@ def earned_as_seen(
     now: datetime,
 ) -> None:
     """After the one statement: announce what it earned or, when the program was not the one this
-    process had seen, read the program again (remembering it) and earn with it."""
+    process had seen, earn with the program as stored (reading it remembers it)."""
     if order.program_seen:
         if order.entry_id is not None:
             entry = NewEntry("earned", earning.points, "order", order_id, bucket="pending")
             announce(conn, customer_id, [Written(order.entry_id, entry, order.available or 0)], now)
         return
-    stored = conn.execute(
-        select(cast(loyalty_program.c.settings, String)).where(loyalty_program.c.id == PROGRAM_ID)
-    ).scalar()
-    _seen[conn.engine] = (stored, None if stored is None else program_from_json(json.loads(stored)))
     on_order_completed(conn, customer_id, order_id, lines, occurred_at, now)
 
 
