@@ -1,42 +1,199 @@
-"""Statements that stand alone on PostgreSQL's async driver, on the event loop: the validation's one
-query, and a completed order's one statement (adapters.db.order_events), without handing the request to
-a thread.
+"""Statements that stand alone on PostgreSQL, run on the event loop: the validation's one query, the
+commonest redemption's read and statement, and a completed order's one statement
+(adapters.db.order_events), without handing the request to a thread.
 
-Measured here (uvloop, one query): a blocking psycopg query costs ~75 us of CPU on the calling thread,
-the same through psycopg's async connection, and ~145 us when it is handed to a worker thread and back
-(submit, wake-up, future callbacks, the GIL changing hands twice); in the server that hop was a fifth of
-a PostgreSQL validation's CPU. Only statements that stand alone run here (autocommit: each on its own
-snapshot and, when it writes, its own transaction); anything with more than one statement stays on the
-blocking engine.
+Only statements that stand alone run here (autocommit: each on its own snapshot and, when it writes,
+its own transaction); anything with more than one statement stays on the blocking engine.
 
-The pool is psycopg_pool's (the psycopg project's own), opened with the app and closed with it. Each
-server process holds up to `size` of these connections besides its engine's pool.
+How a statement runs, and why at this level. Measured here (uvloop, one 3-row query, CPU of the
+calling process): handing a blocking psycopg query to a worker thread and back ~145 us; psycopg's
+async cursor on a kept connection 110-145 us; the same through psycopg_pool's `connection()` ~160 us;
+libpq's own calls as psycopg exposes them (`pgconn.send_query_params`, wait for the socket to be
+readable, `get_result`, rows loaded by psycopg's Transformer) 67-72 us. So a statement here is sent
+with libpq's extended protocol, its parameters dumped and its rows loaded by psycopg's adapters (the
+same Python values as a psycopg cursor gives), an error raised as psycopg's own exception class
+(`psycopg.errors.error_from_result`), and the process keeps its few connections in a list of its own.
+
+Each server process holds up to `size` of these connections besides its engine's pool.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
+from collections import deque
+from functools import lru_cache
 from typing import Any
 
-from psycopg_pool import AsyncConnectionPool
+import psycopg
+from psycopg import pq
+from psycopg.adapt import PyFormat, Transformer
 
 from couponry.adapters.db.driver import psycopg_sql
+
+_PLACEHOLDER = re.compile(r"%%|%\((\w+)\)s")
+
+
+@lru_cache(maxsize=256)
+def positional(sql: str) -> tuple[bytes, tuple[str, ...]]:
+    """A statement written with `:name` parameters as libpq's `$1, $2 ...` and the names in that order
+    (a name used twice is one parameter); translated once per statement."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name is None:
+            return "%"
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    return _PLACEHOLDER.sub(number, psycopg_sql(sql)).encode(), tuple(names)
+
+
+class _Connection:
+    """One autocommit connection and the adapters its statements' values go through."""
+
+    __slots__ = ("conn", "pgconn", "transformer", "fd")
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.conn = conn
+        self.pgconn = conn.pgconn
+        self.transformer = Transformer(conn)
+        self.fd = conn.pgconn.socket
+
+    async def fetch(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        query, names = positional(sql)
+        tx = self.transformer
+        values = tx.dump_sequence([params[n] for n in names], [PyFormat.AUTO] * len(names))
+        pgconn = self.pgconn
+        pgconn.send_query_params(query, values, param_types=tx.types, param_formats=tx.formats)
+        while pgconn.flush():  # only a statement larger than the socket's buffer gets here
+            await self._readable()
+        result = None
+        while True:
+            await self._readable()
+            pgconn.consume_input()
+            while not pgconn.is_busy():
+                got = pgconn.get_result()
+                if got is None:
+                    return self._rows(result)
+                result = got
+
+    def _rows(self, result: pq.abc.PGresult | None) -> list[tuple[Any, ...]]:
+        if result is None:
+            raise psycopg.OperationalError("the server sent no result")
+        if result.status == pq.ExecStatus.TUPLES_OK:
+            tx = self.transformer
+            tx.set_pgresult(result)
+            return tx.load_rows(0, result.ntuples, tuple)
+        if result.status == pq.ExecStatus.COMMAND_OK:
+            return []
+        raise psycopg.errors.error_from_result(result, encoding=self.conn.info.encoding)
+
+    async def _readable(self) -> None:
+        loop = asyncio.get_running_loop()
+        ready = loop.create_future()
+        loop.add_reader(self.fd, _wake, ready)
+        try:
+            await ready
+        finally:  # also when the request is cancelled while it waits
+            loop.remove_reader(self.fd)
+
+    @property
+    def usable(self) -> bool:
+        return self.pgconn.status == pq.ConnStatus.OK and (
+            self.pgconn.transaction_status == pq.TransactionStatus.IDLE
+        )
+
+
+def _wake(ready: asyncio.Future[None]) -> None:
+    if not ready.done():  # the socket may be seen readable again before the waiting task runs
+        ready.set_result(None)
 
 
 class LoopReads:
     def __init__(self, url: str, size: int) -> None:
-        conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
-        self.pool = AsyncConnectionPool(
-            conninfo, min_size=1, max_size=max(size, 1), kwargs={"autocommit": True}, open=False
-        )
+        self.conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
+        self.size = max(size, 1)
+        self._idle: list[_Connection] = []
+        self._waiting: deque[asyncio.Future[_Connection | None]] = deque()
+        self._opened = 0  # connections made and not yet closed, idle or in use
+        self._closed = False
 
     async def open(self) -> None:
-        await self.pool.open()
+        """Makes the first connection, so a wrong address fails the start, not the first request."""
+        self._closed = False
+        self._release(await self._connect())
 
     async def close(self) -> None:
-        await self.pool.close()
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for c in idle:
+            await self._discard(c)
 
     async def fetch(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """The rows of one statement written with `:name` parameters (as adapters.db.driver's)."""
-        async with self.pool.connection() as conn:
-            cursor = await conn.execute(psycopg_sql(sql), params)
-            return await cursor.fetchall()
+        c = await self._acquire()
+        try:
+            rows = await c.fetch(sql, params)
+        except BaseException:
+            # an error the server answered leaves the connection idle and usable; anything else
+            # (a cancelled request mid-statement, a lost connection) may leave it mid-protocol
+            if c.usable and not c.pgconn.is_busy():
+                self._release(c)
+            else:
+                await self._discard(c)
+            raise
+        self._release(c)
+        return rows
+
+    async def _acquire(self) -> _Connection:
+        while True:
+            if self._idle:
+                return self._idle.pop()
+            if self._opened < self.size:
+                return await self._connect()
+            turn: asyncio.Future[_Connection | None] = asyncio.get_running_loop().create_future()
+            self._waiting.append(turn)
+            try:
+                handed = await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled() and turn.result() is not None:
+                    self._release(turn.result())  # handed over just as the request was cancelled
+                raise
+            if handed is not None:
+                return handed
+            # None: a connection was closed, so there is room to make one
+
+    async def _connect(self) -> _Connection:
+        self._opened += 1
+        try:
+            conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+        except BaseException:
+            self._opened -= 1
+            self._hand_on(None)
+            raise
+        return _Connection(conn)
+
+    def _release(self, c: _Connection) -> None:
+        if self._closed:
+            asyncio.get_running_loop().create_task(self._discard(c))
+            return
+        if not self._hand_on(c):
+            self._idle.append(c)
+
+    def _hand_on(self, c: _Connection | None) -> bool:
+        while self._waiting:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                turn.set_result(c)
+                return True
+        return False
+
+    async def _discard(self, c: _Connection) -> None:
+        self._opened -= 1
+        try:
+            await c.conn.close()
+        finally:
+            self._hand_on(None)
