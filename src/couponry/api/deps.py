@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -17,8 +18,16 @@ from couponry.api.metrics import REFUSALS
 from couponry.domain.errors import CouponryError, RedemptionRefused, Throttled
 from couponry.domain.reasons import Reason
 from couponry.services.access.actors import Actor, Role
-from couponry.services.access.keys import authenticate, cached_actor
+from couponry.services.access.keys import (
+    authenticate,
+    cached_actor,
+    refresh_revocations,
+    resolved_before,
+    revocations_due,
+)
 from couponry.services.ids import utcnow
+
+log = logging.getLogger("couponry.api")
 
 # Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in the thread
 # pool, and those hand-offs cost more than the work (a third of a validation's CPU, measured).
@@ -32,10 +41,50 @@ async def get_actor(request: Request, authorization: Annotated[str | None, Heade
     secret = None
     if authorization and authorization[:7].lower() == "bearer ":
         secret = authorization[7:].strip()
-    actor = cached_actor(secret)
+    actor = await fresh_actor(request.app, secret)
     if actor is None:  # a database look-up: off the event loop
         actor = await run_in_threadpool(authenticate, request.app.state.db, secret)
     return actor
+
+
+async def fresh_actor(app: Any, secret: str | None) -> Actor | None:
+    """The caller of a key this process has resolved, with no look-up of its own: from the cache of
+    resolved keys, or, when the revocation counter it was cached with is too old, after that counter
+    has been read again (one read, shared by every request waiting for it). None for a key this process
+    has not resolved, or one a changed counter made it forget: `authenticate` looks those up."""
+    if not secret:
+        return None
+    actor = cached_actor(secret)
+    if actor is not None:
+        if revocations_due():  # read it ahead of need, out of this request's way
+            app.state.revocation_reads.start(app.state.db)
+        return actor
+    if not resolved_before(secret):
+        return None
+    try:
+        await asyncio.shield(app.state.revocation_reads.start(app.state.db))
+    except Exception:  # the look-up's own way reports what is wrong
+        return None
+    return cached_actor(secret)
+
+
+class RevocationReads:
+    """At most one read of the revocation counter at a time in a process (on a thread of the event
+    loop's executor), shared by whoever needs it meanwhile."""
+
+    def __init__(self) -> None:
+        self._running: asyncio.Future[None] | None = None
+
+    def start(self, db: Database) -> asyncio.Future[None]:
+        if self._running is None or self._running.done():
+            self._running = asyncio.get_running_loop().run_in_executor(None, refresh_revocations, db)
+            self._running.add_done_callback(_log_failure)
+        return self._running
+
+
+def _log_failure(done: asyncio.Future[None]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.error("reading the revocation counter failed", exc_info=done.exception())
 
 
 async def get_now() -> datetime:

@@ -35,12 +35,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from couponry.adapters.throttle import Throttle
 from couponry.api.body_limit import AUTH_FIRST_BYTES
-from couponry.api.deps import CodeLookups
+from couponry.api.deps import CodeLookups, fresh_actor
 from couponry.api.middleware import EdgeMiddleware
 from couponry.api.problems import domain_problem, internal_error
 from couponry.domain.errors import CouponryError
 from couponry.services.access.actors import Actor, Role
-from couponry.services.access.keys import cached_actor
 
 log = logging.getLogger("couponry.api")
 
@@ -90,10 +89,12 @@ class FastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         common = self._common_headers(scope)
-        if common is None:
+        actor = await fresh_actor(self.app, common[0]) if common is not None else None
+        lookups = self._lookups(actor) if actor is not None else None
+        if common is None or actor is None or lookups is None:
             await self.regular(scope, receive, send)
             return
-        actor, lookups, key, length = common
+        _, key, length = common
         chunks: list[bytes] = []
         more = True
         while more:
@@ -129,8 +130,8 @@ class FastPath:
         )
         await send({"type": "http.response.body", "body": answer})
 
-    def _common_headers(self, scope: Scope) -> tuple[Actor, CodeLookups, str | None, int] | None:
-        """(caller, guard, Idempotency-Key, Content-Length) of a plain request, else None."""
+    def _common_headers(self, scope: Scope) -> tuple[str, str | None, int] | None:
+        """(API key, Idempotency-Key, Content-Length) of a plain request, else None."""
         authorization = content_type = key = length = None
         for name, value in scope["headers"]:  # the first of each, as Starlette's headers.get
             if name == _AUTHORIZATION:
@@ -152,18 +153,12 @@ class FastPath:
         auth = authorization.decode("latin-1")
         if auth[:7].lower() != "bearer ":
             return None
-        actor = cached_actor(auth[7:].strip())
-        if actor is None:  # not resolved recently in this process: the regular way looks it up
-            return None
-        lookups = self._lookups(actor)
-        if lookups is None:
-            return None
         idempotency_key = None
         if key is not None:
             idempotency_key = key.decode("latin-1")
             if not 1 <= len(idempotency_key) <= 200:
                 return None
-        return actor, lookups, idempotency_key, int(length)
+        return auth[7:].strip(), idempotency_key, int(length)
 
     def _lookups(self, actor: Actor) -> CodeLookups | None:
         """As deps.get_lookups, for a key that is neither slowed nor refused (those go the regular way)."""

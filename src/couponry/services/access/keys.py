@@ -7,8 +7,16 @@ Resolved keys are cached in each process, so most requests resolve their key wit
 revocation is seen by every process within FRESH_SECONDS at no extra round trip: revoking a key also
 counts up a revocation counter (one row), every key look-up reads that counter in the same statement,
 and the cache answers only while the counter it last saw was read less than FRESH_SECONDS ago; a changed
-counter empties the cache. So a process under load looks up one key every FRESH_SECONDS, and a revoked
-key stops working everywhere within FRESH_SECONDS of the revocation's commit.
+counter empties the cache. So a revoked key stops working everywhere within FRESH_SECONDS of the
+revocation's commit.
+
+The counter is read again ahead of need: once it is REFRESH_AHEAD old, the entry points have it read
+once in the background (`revocations_due`, `refresh_revocations`) while the cache goes on answering; a
+request whose key was resolved before but whose counter is too old waits for that one read rather
+than looking its key up by itself (`resolved_before`). Without that, every request arriving in the
+moments after the counter turned stale looked its key up the slow way: at 1,000 validations/s per
+process, a stall of up to 150 ms every half second, most of the validation's p99 at half its maximum
+rate.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from couponry.services.ids import new_id
 
 PREFIX = "cpn_"
 FRESH_SECONDS = 0.5
+REFRESH_AHEAD = FRESH_SECONDS / 2
 
 
 class _ResolvedKeys:
@@ -61,11 +70,19 @@ class _ResolvedKeys:
                     self._actors.clear()
                 self._actors[digest] = (counter, actor)
 
+    def due(self) -> bool:
+        return time.monotonic() - self._seen_at >= REFRESH_AHEAD
+
+    def known(self, digest: str) -> bool:
+        hit = self._actors.get(digest)
+        return hit is not None and hit[0] == self._counter
+
     def forget(self, digest: str) -> None:
         self._actors.pop(digest, None)
 
 
 _resolved = _ResolvedKeys()
+_REVOCATIONS = select(api_key_revocations.c.counter).where(api_key_revocations.c.id == 1)
 
 
 def hash_key(secret: str) -> str:
@@ -104,11 +121,30 @@ def cached_actor(secret: str | None) -> Actor | None:
     return _resolved.get(hash_key(secret)) if secret else None
 
 
+def resolved_before(secret: str) -> bool:
+    """Whether this process resolved the key under the revocation counter it last read, however long
+    ago: `cached_actor` answers for it again once the counter has been read again, unchanged."""
+    return _resolved.known(hash_key(secret))
+
+
+def revocations_due() -> bool:
+    """Whether the revocation counter is REFRESH_AHEAD old: time to read it again, ahead of need."""
+    return _resolved.due()
+
+
+def refresh_revocations(db: Database) -> None:
+    """Reads the revocation counter: unchanged, the cached keys answer for FRESH_SECONDS more; changed,
+    they are forgotten."""
+    started = time.monotonic()
+    with db.read() as conn:
+        counter = conn.execute(select(func.coalesce(_REVOCATIONS.scalar_subquery(), 0))).scalar_one()
+    _resolved.saw(counter, started, "", None)
+
+
 def authenticate(db: Database, secret: str | None) -> Actor:
     if not secret:
         raise Unauthorized("an API key is required: Authorization: Bearer <key>")
     digest = hash_key(secret)
-    revocations = select(api_key_revocations.c.counter).where(api_key_revocations.c.id == 1)
     started = time.monotonic()
     with db.read() as conn:
         row = conn.execute(
@@ -117,7 +153,7 @@ def authenticate(db: Database, secret: str | None) -> Actor:
                 api_keys.c.role,
                 api_keys.c.store_id,
                 api_keys.c.revoked_at,
-                func.coalesce(revocations.scalar_subquery(), 0).label("revocations"),
+                func.coalesce(_REVOCATIONS.scalar_subquery(), 0).label("revocations"),
             ).where(api_keys.c.key_hash == digest)
         ).first()
     if row is None:
