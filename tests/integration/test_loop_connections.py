@@ -125,3 +125,41 @@ def test_a_request_waiting_for_a_connection_can_be_cancelled_without_losing_one(
         return await reads.fetch("SELECT 2", {}), reads._opened, len(reads._idle)
 
     assert with_reads(db, 1, use) == ([(2,)], 1, 1)
+
+
+def test_a_statement_is_prepared_once_whatever_the_size_of_its_integers(db: Database) -> None:
+    async def use(reads: LoopReads) -> Any:
+        sums = [await reads.fetch("SELECT CAST(:n AS bigint) + 1", {"n": n}) for n in (1, 70_000, 2**40)]
+        prepared = await reads.fetch(
+            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE :like", {"like": "%+ 1"}
+        )
+        return sums, prepared
+
+    sums, prepared = with_reads(db, 1, use)
+
+    assert sums == [[(2,)], [(70_001,)], [(2**40 + 1,)]]
+    assert prepared == [("SELECT CAST($1 AS bigint) + 1",)]
+
+
+def test_a_prepared_statement_whose_table_changed_shape_is_prepared_again(db: Database) -> None:
+    table = f"loop_shape_{os.getpid()}"
+    admin = db.url.replace("postgresql+psycopg://", "postgresql://")
+
+    async def use(reads: LoopReads) -> Any:
+        before = await reads.fetch(f"SELECT * FROM {table}", {})
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN b int DEFAULT 2")
+        return before, await reads.fetch(f"SELECT * FROM {table}", {})
+
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.execute(f"CREATE TABLE {table} (a int)")
+        conn.execute(f"INSERT INTO {table} VALUES (1)")
+    try:
+        before, after = with_reads(db, 1, use)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+
+    assert before == [(1,)]
+    assert after == [(1, 2)]
