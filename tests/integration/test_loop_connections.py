@@ -163,3 +163,25 @@ def test_a_prepared_statement_whose_table_changed_shape_is_prepared_again(db: Da
 
     assert before == [(1,)]
     assert after == [(1, 2)]
+
+
+def test_connections_the_database_closed_while_idle_are_replaced_without_failing_a_request(
+    db: Database,
+) -> None:
+    admin = db.url.replace("postgresql+psycopg://", "postgresql://")
+
+    async def use(reads: LoopReads) -> Any:
+        pids = await asyncio.gather(
+            *(reads.fetch("SELECT pg_backend_pid(), pg_sleep(0.05)", {}) for _ in range(3))
+        )
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for ((pid, _),) in pids:
+                conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+        await asyncio.sleep(0.2)  # the loop sees the sockets close
+        answers = [await reads.fetch("SELECT CAST(:n AS int)", {"n": n}) for n in range(3)]
+        return answers, reads._opened
+
+    answers, opened = with_reads(db, 3, use)
+
+    assert answers == [[(0,)], [(1,)], [(2,)]]
+    assert opened == 1

@@ -212,7 +212,11 @@ class LoopReads:
     async def _acquire(self) -> _Connection:
         while True:
             if self._idle:
-                return self._idle.pop()
+                idle = self._idle.pop()
+                if idle.usable:
+                    return idle
+                await self._discard(idle)  # closed while idle (a database restart): make another
+                continue
             if self._opened < self.size:
                 return await self._connect()
             turn: asyncio.Future[_Connection | None] = asyncio.get_running_loop().create_future()
