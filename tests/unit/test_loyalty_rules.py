@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
@@ -79,6 +80,45 @@ def test_rounding_per_order_never_gives_less_than_rounding_per_line(amounts: lis
     lines = [OrderLine(a) for a in amounts]
     per_line = sum(points_for_order(BASE, [line]) for line in lines)
     assert per_line <= points_for_order(BASE, lines) <= per_line + len(lines)
+
+
+_FACTORS = st.fractions(min_value=Fraction(1, 10), max_value=10, max_denominator=12)
+_MULTIPLIERS = st.lists(
+    st.builds(
+        Multiplier,
+        _FACTORS,
+        categories=st.frozensets(st.sampled_from(["shoes", "hats", "socks"]), max_size=2),
+        brands=st.frozensets(st.sampled_from(["acme", "zeta"]), max_size=1),
+    ),
+    max_size=3,
+)
+_LINES = st.lists(
+    st.builds(
+        OrderLine,
+        st.integers(-500, 10**7),
+        category=st.sampled_from([None, "shoes", "hats", "socks"]),
+        brand=st.sampled_from([None, "acme", "zeta"]),
+    ),
+    max_size=12,
+)
+
+
+@given(_MULTIPLIERS, _LINES, st.integers(1, 50), st.integers(1, 10_000))
+def test_an_order_earns_exactly_what_rational_arithmetic_gives(
+    multipliers: list[Multiplier], lines: list[OrderLine], earn_points: int, per_amount: int
+) -> None:
+    program = Program(earn_points=earn_points, per_amount=per_amount, multipliers=tuple(multipliers))
+    # the oracle: each positive line times the largest factor naming it (else 1), added as exact
+    # rationals, times the rate, floored once
+    weighted = Fraction(0)
+    for line in lines:
+        factors = [
+            m.factor
+            for m in multipliers
+            if line.category in m.categories or (line.brand is not None and line.brand in m.brands)
+        ]
+        weighted += max(line.amount, 0) * max(factors, default=Fraction(1))
+    assert points_for_order(program, lines) == math.floor(weighted * earn_points / per_amount)
 
 
 @pytest.mark.parametrize(
