@@ -16,8 +16,9 @@ first event in a process, or after the program changed), nothing was earned and 
 the current program in a second statement, in the same transaction. So a cached program is never used
 to earn after it changed, whichever process changed it.
 
-Alone (`alone=True`), the statement runs in autocommit on the event loop's connection (adapters.db.
-loop_reads), with no transaction to run follow-ups in: it then writes only if nothing follows (the
+Alone (`alone=True`), the statement runs on the event loop's connection (adapters.db.loop_reads, in
+autocommit or committed with other orders' statements, `fetch_together`), with no transaction of its
+own to run follow-ups in: it then writes only if nothing follows (the
 program is the one the caller saw, no live `order.completed` trigger, no first-order referral reward
 due to this customer) and otherwise writes nothing at all, and the service runs the event in a
 transaction as above.

@@ -172,7 +172,8 @@ def record_event(db: Database, actor: Actor, event: dict[str, Any], now: datetim
 async def record_order_alone(
     reads: LoopReads, db: Database, actor: Actor, event: dict[str, Any], now: datetime
 ) -> dict[str, Any] | None:
-    """PostgreSQL, on the event loop: a completed order in one statement in autocommit, when nothing
+    """PostgreSQL, on the event loop: a completed order in one statement, committed together with the
+    other orders this process is recording at the time (LoopReads.fetch_together), when nothing
     follows it in its transaction (no webhook subscribed to `points.changed`, and what the statement
     checks: adapters/db/order_events); None when something would, and nothing was written: then
     `record_event` runs it in a transaction."""
@@ -181,7 +182,7 @@ async def record_order_alone(
     if checked.kind != "order.completed" or types is None or "points.changed" in types:
         return None
     _, _, params = _completed_order(db.engine, checked, now, alone=True)
-    (row,) = await reads.fetch(COMPLETED_ORDER, params)
+    (row,) = await reads.fetch_together(COMPLETED_ORDER, params, (checked.customer_id, checked.ref))
     order = CompletedOrder.of(row)
     return checked.answer(order.fresh) if order.nothing_follows else None
 
