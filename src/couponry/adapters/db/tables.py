@@ -120,9 +120,8 @@ customer_usage = Table(
 
 # PostgreSQL: the customer's and the loyalty account's rows change with every order (counters,
 # balances) and no index covers the changed columns, so room left on each page lets the new version stay
-# on the page (a HOT update) without a new entry in every index of the table. Measured on the earning
-# bench (bench/RESULTS.md, stop 16): with the two index changes of migration 0015, 4-6 % more of the
-# order statement per second from one client.
+# on the page (a HOT update) without a new entry in every index of the table. Measured with the two
+# index changes of migration 0015: 4-6 % more order statements per second (pgbench, one client).
 UPDATED_PER_ORDER_FILLFACTOR = 90
 
 customers = Table(
