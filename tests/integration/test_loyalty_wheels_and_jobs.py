@@ -12,12 +12,14 @@ import pytest
 from scipy.stats import chisquare
 from sqlalchemy import func, select
 
+from couponry.adapters.db import subscriptions
 from couponry.adapters.db.engine import Database
 from couponry.adapters.db.ledger import ledger_sums
 from couponry.adapters.db.tables import loyalty_accounts, points_ledger, points_lots
 from couponry.services.access.actors import SYSTEM
 from couponry.services.customers.customers import record_event
 from couponry.services.loyalty import jobs, program, wheels
+from couponry.services.messaging.webhooks import create_webhook
 from tests.integration.checkout import T0, campaign
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -110,6 +112,24 @@ def test_maturing_and_expiry_run_by_four_workers_at_once_act_once(db: Database) 
             select(func.count()).select_from(points_ledger).where(points_ledger.c.kind == "expired")
         ).scalar_one()
         assert expired == 40
+
+
+@pytest.mark.parametrize("webhook", [False, True], ids=["no subscriber", "a points.changed subscriber"])
+def test_maturing_answers_the_points_it_made_available(db: Database, webhook: bool) -> None:
+    subscriptions.forget()
+    if webhook:  # then each entry is read back, for its event
+        create_webhook(db, SYSTEM, "https://example.com/hook", ["points.changed"], T0)
+    program.put_program(db, SYSTEM, {"pending_days": 30}, T0)
+    for i, amount in enumerate([1000, 2500, 999, 7000]):
+        program.join(db, SYSTEM, f"m{i}", T0)
+        event = {"type": "order.completed", "customer_id": f"m{i}", "order_id": f"m{i}-1", "amount": amount,
+                 "occurred_at": T0.isoformat()}  # fmt: skip
+        record_event(db, SYSTEM, event, T0)
+
+    assert jobs.mature_points(db, T0 + timedelta(days=29), batch=2) == 0
+    assert jobs.mature_points(db, T0 + timedelta(days=31), batch=2) == 1 + 2 + 0 + 7
+    assert jobs.mature_points(db, T0 + timedelta(days=32), batch=2) == 0
+    subscriptions.forget()
 
 
 def test_the_statement_job_queues_one_mail_per_consenting_member_and_month(db: Database) -> None:
