@@ -262,9 +262,11 @@ def _maturing(quick: bool) -> tuple[list[Row], list[str]]:
     ]
     notes = [
         f"Maturing: `mature_points` (the `loyalty.mature` job) in process over {num(lots)} lots of "
-        f"{num(members)} members, in batches of {num(MATURE_BATCH)} lots, one short transaction each: "
-        "the due lots read, their accounts locked in customer order, then one statement flips the lots, "
-        "appends the `matured` entries and moves the cached balances (no lock is held between batches).",
+        f"{num(members)} members, in batches of {num(MATURE_BATCH)} customers, one short transaction each: "
+        "their accounts locked in customer order, then one statement flips their due lots, appends the "
+        "`matured` entries and moves the cached balances, answering only the points matured when no webhook "
+        "subscribes to `points.changed` (no lock is held between batches). Each side starts right after a "
+        "CHECKPOINT.",
         "Raw: the same rows as one statement over the whole table in one transaction "
         "(`WITH m AS (UPDATE points_lots … RETURNING …), ins AS (INSERT INTO points_ledger … SELECT … FROM m "
         "RETURNING …) UPDATE loyalty_accounts … FROM (SELECT … GROUP BY …)`), on a second database filled "
