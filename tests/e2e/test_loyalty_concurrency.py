@@ -8,12 +8,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
-from couponry.adapters.db.engine import Database
+from couponry.adapters.db.engine import Database, normalize_url
 from couponry.adapters.db.ledger import ledger_sums
 from couponry.adapters.db.tables import loyalty_accounts
 from tests.conftest import POSTGRES_FOR_CONCURRENCY, _fresh_postgres_database, _worker
-from tests.e2e.builders import campaign
+from tests.e2e.builders import campaign, unique
 from tests.e2e.concurrency_helpers import concurrently, statuses
 from tests.e2e.loyalty_helpers import balances, member, program
 from tests.e2e.loyalty_helpers import ledger_sums as http_ledger_sums
@@ -125,3 +126,43 @@ def test_concurrent_spins_never_give_a_prize_beyond_its_stock_nor_free_spins_bey
     kinds = [a.json()["prize"]["kind"] for a in answers if a.status_code == 201]
     assert kinds.count("coupon") == 5
     assert {a.json()["code"] for a in answers if a.status_code == 409} == {"no_spins_left"}
+
+
+def test_orders_raced_at_four_processes_are_committed_together_and_earn_once_each(
+    admin: httpx.Client, pg_server: Server, key: str
+) -> None:
+    # given 6 members
+    program(admin)
+    customers = [member(admin) for _ in range(6)]
+    run = unique("o")
+    orders = [(customers[i % 6], f"{run}-{i}") for i in range(240)]
+    # when 240 orders of 2,000 (2 points each) are sent twice each, all at once
+    calls = [
+        lambda c, m=m, o=o: c.post(
+            "/v1/events", json={"type": "order.completed", "customer_id": m, "order_id": o, "amount": 2000}
+        )
+        for m, o in orders
+    ] * 2
+    answers = concurrently(pg_server, key, calls)
+    # then each order was taken once and answered a duplicate once, and each member earned 40 x 2
+    assert statuses(answers) == {202: 480}
+    fresh = sorted(a.json()["ref"] for a in answers if not a.json()["duplicate"])
+    assert fresh == sorted(o for _, o in orders)
+    for customer in customers:
+        assert balances(admin, customer) == (80, 0, 80) == http_ledger_sums(admin, customer)
+        assert cached_equals_ledger(pg_server, customer)
+    # and orders that arrived together shared transactions (the events' xmin)
+    engine = create_engine(normalize_url(pg_server.database_url))
+    try:
+        with engine.connect() as conn:
+            rows, transactions = conn.execute(
+                text(
+                    "SELECT count(*), count(DISTINCT CAST(CAST(xmin AS text) AS bigint)) "
+                    "FROM events WHERE ref LIKE :r"
+                ),
+                {"r": f"{run}-%"},
+            ).one()
+    finally:
+        engine.dispose()
+    assert rows == 240
+    assert transactions < rows
