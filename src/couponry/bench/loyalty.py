@@ -164,12 +164,13 @@ def _earning(quick: bool) -> tuple[list[Row], list[str]]:
         f"`couponry serve --workers {SERVER_PROCESSES}`, "
         f"{seconds} s after a {warmup} s warm-up on other customers; each event by another of "
         f"{num(MEMBERS)} members. Latency p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms "
-        f"({elapsed:.1f} s wall). The event takes the fast path (api/fast_path) and is one statement in "
-        "autocommit on the event loop's connection (adapters/db/order_events): the event row, unique by type "
-        "and order; the customer's counters; the member's account locked, the order's lot and `earned` entry "
-        "inserted and the cached balances moved, under the program settings this process last read. It "
-        "writes only when nothing follows in a transaction (no live trigger, no first-order referral "
-        "reward, no `points.changed` webhook), else a transaction does it.",
+        f"({elapsed:.1f} s wall). The event takes the fast path (api/fast_path) and is one statement on "
+        "the event loop's connection (adapters/db/order_events): the event row, unique by type and order; "
+        "the customer's counters; the member's account locked, the order's lot and `earned` entry inserted "
+        "and the cached balances moved, under the program settings this process last read. The statements of "
+        "the events a process has in hand at once are committed together, in one pipelined transaction "
+        "(LoopReads.fetch_together). It writes only when nothing follows in a transaction (no live trigger, "
+        "no first-order referral reward, no `points.changed` webhook), else a transaction does it.",
         f"Raw: {load.raw_tool()} ({CLIENTS} clients, {raw_seconds} s, durable commits) on the same database: "
         "one INSERT of a ledger row per transaction.",
     ]
