@@ -155,3 +155,47 @@ def test_concurrent_order_events_committed_together_earn_once_each(db: Database)
 
 def _order(customer: str, order: str) -> dict[str, Any]:
     return {"type": "order.completed", "customer_id": customer, "order_id": order, "amount": 1000}
+
+
+def test_a_batch_whose_connection_is_killed_fails_its_requests_and_the_next_batch_runs(db: Database) -> None:
+    admin = db.url.replace("postgresql+psycopg://", "postgresql://")
+    sleeping = "SELECT pg_sleep(CAST(:s AS float8)), CAST(:k AS text)"
+
+    async def run() -> tuple[list[Any], list[Any]]:
+        reads = LoopReads(db.url, 2)
+        await reads.open()
+
+        def kill() -> None:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE query LIKE 'SELECT pg_sleep%' AND pid <> pg_backend_pid()"
+                )
+
+        async def killer() -> None:
+            await asyncio.sleep(0.3)  # the batch is in pg_sleep by now
+            await asyncio.to_thread(kill)
+
+        try:
+            first = await asyncio.wait_for(
+                asyncio.gather(
+                    *(reads.fetch_together(sleeping, {"s": 2, "k": f"k{i}"}, (f"k{i}",)) for i in range(6)),
+                    killer(),
+                    return_exceptions=True,
+                ),
+                timeout=10,
+            )
+            after = await asyncio.wait_for(
+                asyncio.gather(
+                    *(reads.fetch_together(sleeping, {"s": 0, "k": f"a{i}"}, (f"a{i}",)) for i in range(4))
+                ),
+                timeout=10,
+            )
+            return first[:6], after
+        finally:
+            await reads.close()
+
+    first, after = asyncio.run(run())
+
+    assert all(isinstance(a, psycopg.OperationalError) for a in first), first
+    assert sorted(rows[0][1] for rows in after) == ["a0", "a1", "a2", "a3"]
