@@ -190,10 +190,7 @@ class _Connection:
                         return groups
                     else:
                         current.append(got)
-                self.waiter = self.loop.create_future()
-                await self.waiter
-                if self.pgconn.status != pq.ConnStatus.OK:
-                    raise psycopg.OperationalError("the connection to the database was lost")
+                await self._more_input()
         finally:
             self.waiter = None
 
@@ -209,12 +206,16 @@ class _Connection:
                     if got is None:
                         return self._rows(result)
                     result = got
-                self.waiter = self.loop.create_future()
-                await self.waiter
-                if self.pgconn.status != pq.ConnStatus.OK:
-                    raise psycopg.OperationalError("the connection to the database was lost")
+                await self._more_input()
         finally:
             self.waiter = None
+
+    async def _more_input(self) -> None:
+        """Until the socket brought more of the server's answer (`_readable` consumed it)."""
+        self.waiter = self.loop.create_future()
+        await self.waiter
+        if self.pgconn.status != pq.ConnStatus.OK:
+            raise psycopg.OperationalError("the connection to the database was lost")
 
     async def _flushed(self) -> None:
         while self.pgconn.flush():
