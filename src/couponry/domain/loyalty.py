@@ -167,13 +167,9 @@ def program_from_json(data: Mapping[str, Any]) -> Program:
 # --- earning and refunds ------------------------------------------------------------------------
 
 
-def line_factor(program: Program, line: OrderLine) -> Fraction:
-    """The largest multiplier naming the line (multipliers do not stack), else 1."""
-    return max((m.factor for m in program.multipliers if m.applies(line)), default=Fraction(1))
-
-
 def points_for_order(program: Program, lines: Sequence[OrderLine]) -> int:
-    """The points an order earns: weighted line amounts added exactly, rounded down once per order.
+    """The points an order earns: each line's amount times the largest multiplier naming it (they do
+    not stack; 1 when none does), added exactly and rounded down once per order.
 
     Exact in integers: every factor is written over the common denominator of the program's factors,
     so the sum is a whole number of 1/denominator units, floored once. (Fraction arithmetic gave the

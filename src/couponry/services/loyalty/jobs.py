@@ -55,16 +55,18 @@ def mature_points(db: Database, now: datetime, batch: int = MATURE_BATCH) -> int
             _lock_accounts(conn, customer_ids)
             if conn.dialect.name == "postgresql":
                 matured += _mature_in_sql(conn, customer_ids, now)
-                continue
-            ids = list(
-                conn.execute(
-                    select(lots.id).where(
-                        lots.customer_id.in_(customer_ids), ~lots.matured, lots.matures_at <= now
-                    )
-                ).scalars()
-            )
-            matured += _mature_rows(conn, ids, now)
+            else:
+                matured += _mature_rows(conn, _due_lot_ids(conn, customer_ids, now), now)
         after = customer_ids[-1]
+
+
+def _due_lot_ids(conn: Connection, customer_ids: list[str], now: datetime) -> list[int]:
+    lots = points_lots.c
+    return list(
+        conn.execute(
+            select(lots.id).where(lots.customer_id.in_(customer_ids), ~lots.matured, lots.matures_at <= now)
+        ).scalars()
+    )
 
 
 def _lock_accounts(conn: Connection, customer_ids: list[str]) -> None:
