@@ -29,11 +29,10 @@ def discount(
         case Tiered(tiers=tiers):
             return _spread(tier_amount(tiers, eligible.qualifying_total), [remaining[i] for i in idx]), 0
         case AmountPerItem(amount=amount, max_items=max_items):
-            taken = cheapest_units(lines, idx, max_items)
-            bases = _bases(lines, idx, remaining, taken)
+            taken, bases = _touched(lines, idx, remaining, max_items)
             return [min(amount * units, base) for units, base in zip(taken, bases, strict=True)], 0
         case PercentOff(percent=percent, max_amount=cap, max_items=max_items):
-            bases = _bases(lines, idx, remaining, cheapest_units(lines, idx, max_items))
+            _, bases = _touched(lines, idx, remaining, max_items)
             off = percent_of(sum(bases), percent)
             return allocate(off if cap is None else min(off, cap), bases), 0
     raise TypeError(f"unknown benefit {eligible.coupon.rules.benefit!r}")  # pragma: no cover
@@ -58,6 +57,16 @@ def cheapest_units(lines: Sequence[CartLine], idx: Sequence[int], max_items: int
         taken[k] = min(left, lines[idx[k]].quantity)
         left -= taken[k]
     return taken
+
+
+def _touched(
+    lines: Sequence[CartLine], idx: Sequence[int], remaining: Sequence[int], max_items: int | None
+) -> tuple[list[int], list[int]]:
+    """(units touched, what is left on them) per qualifying line."""
+    if max_items is None:  # every unit of every line: what is left on each line
+        return [lines[i].quantity for i in idx], [remaining[i] for i in idx]
+    taken = cheapest_units(lines, idx, max_items)
+    return taken, _bases(lines, idx, remaining, taken)
 
 
 def _bases(

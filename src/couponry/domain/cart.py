@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 
@@ -32,10 +32,14 @@ class Cart:
     shipping: int = 0
     channel: str = "online"
     shipping_country: str | None = None
+    # each line's amount and their sum, computed once: pricing reads them for every code it weighs
+    amounts: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    subtotal: int = field(init=False, repr=False, compare=False)
 
-    @property
-    def subtotal(self) -> int:
-        return sum(line.amount for line in self.lines)
+    def __post_init__(self) -> None:
+        amounts = tuple([line.unit_price * line.quantity for line in self.lines])
+        object.__setattr__(self, "amounts", amounts)
+        object.__setattr__(self, "subtotal", sum(amounts))
 
     def as_json(self) -> dict[str, Any]:
         """The cart as JSON-ready data (lines as objects), as stored with a reservation."""

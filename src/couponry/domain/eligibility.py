@@ -168,28 +168,30 @@ def _scope_and_thresholds(coupon: CouponSnapshot, cart: Cart) -> Eligible | Refu
     is about that store's part of a marketplace cart, not about other stores' items.
     """
     rules, scope = coupon.rules, coupon.rules.scope
+    lines, amounts = cart.lines, cart.amounts
     qualifying: list[int]
     if scope.everything and rules.issuer.type == "platform":  # the common case, without a per-line test
-        qualifying = list(range(len(cart.lines)))
+        qualifying = list(range(len(lines)))
+        total = cart.subtotal
     else:
         qualifying = []
-        for index, line in enumerate(cart.lines):
+        total = 0
+        for index, line in enumerate(lines):
             if not covers(rules.issuer, line):
                 continue
             if in_scope(scope, line):
                 qualifying.append(index)
+                total += amounts[index]
             elif scope.require_all_items:
                 return Refusal(Reason.EXCLUDED_ITEM_IN_CART)
     if not qualifying:
         return Refusal(Reason.NO_ELIGIBLE_ITEMS)
     conditions = rules.conditions
-    lines = cart.lines
     if conditions.min_quantity is not None:
-        units = sum(lines[i].quantity for i in qualifying)
+        units = sum([lines[i].quantity for i in qualifying])
         if units < conditions.min_quantity:
             missing = conditions.min_quantity - units
             return Refusal(Reason.MIN_QUANTITY_NOT_MET, f"Add {missing} more qualifying items.")
-    total = sum(lines[i].amount for i in qualifying)
     floor = _spend_floor(rules)
     if floor is not None and total < floor:
         return Refusal(Reason.MIN_SPEND_NOT_MET, f"Add {floor - total} more in qualifying items.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 
 from couponry.domain.benefits import discount
 from couponry.domain.cart import Cart
@@ -81,7 +82,7 @@ def stack(checks: Sequence[Eligible | Refusal], left_out: set[int]) -> list[tupl
 
 def apply_in_order(cart: Cart, chosen: Sequence[tuple[int, Eligible]]) -> tuple[Applied, int | None]:
     """Apply the accepted codes layer by layer; stop at the first one its budget cannot pay for."""
-    remaining = [line.amount for line in cart.lines]
+    remaining = list(cart.amounts)
     shipping_left = cart.shipping
     applied: Applied = {}
     for index, eligible in sorted(chosen, key=lambda c: application_layer(c[1].coupon.rules)):
@@ -89,7 +90,8 @@ def apply_in_order(cart: Cart, chosen: Sequence[tuple[int, Eligible]]) -> tuple[
         if not fits_budget(eligible.coupon, sum(parts) + shipping_off):
             return applied, index
         for line_index, part in zip(eligible.lines, parts, strict=True):
-            remaining[line_index] -= part
+            if part:
+                remaining[line_index] -= part
         shipping_left -= shipping_off
         applied[index] = (parts, shipping_off)
     return applied, None
@@ -116,24 +118,21 @@ def _outcome(
         return CodeOutcome(coupon.code, False, campaign_id, Reason.BUDGET_EXHAUSTED)
     if applied is None:
         # Not combinable; but a code its budget could not pay for even alone says so, as it would alone.
-        parts, shipping_off = discount(result, cart.lines, [ln.amount for ln in cart.lines], cart.shipping)
+        parts, shipping_off = discount(result, cart.lines, cart.amounts, cart.shipping)
         alone_fits = fits_budget(coupon, sum(parts) + shipping_off)
         return CodeOutcome(
             coupon.code, False, campaign_id, Reason.NOT_COMBINABLE if alone_fits else Reason.BUDGET_EXHAUSTED
         )
     parts, shipping_off = applied
-    lines = tuple(
-        LineDiscount(cart.lines[i].id, part, cart.lines[i].store_id)
-        for i, part in zip(result.lines, parts, strict=True)
-        if part
-    )
+    cart_lines = cart.lines
+    touched = [(cart_lines[i], part) for i, part in zip(result.lines, parts, strict=True) if part]
     return CodeOutcome(
         code=coupon.code,
         valid=True,
         campaign_id=campaign_id,
         discount=sum(parts),
         shipping_discount=shipping_off,
-        lines=lines,
+        lines=tuple([_line_discount((line.id, part, line.store_id)) for line, part in touched]),
         issuer_key=coupon.rules.issuer.key,
     )
 
@@ -144,13 +143,22 @@ def _result(
     per_line = [0] * len(cart.lines)
     for eligible, line_parts in parts:
         for line_index, part in zip(eligible.lines, line_parts, strict=True):
-            per_line[line_index] += part
+            if part:
+                per_line[line_index] += part
+    valid = [o for o in outcomes if o.valid]
+    ids = [line.id for line in cart.lines]
     return PricingResult(
         currency=cart.currency,
         subtotal=cart.subtotal,
         shipping=cart.shipping,
-        discount=sum(o.discount for o in outcomes if o.valid),
-        shipping_discount=sum(o.shipping_discount for o in outcomes if o.valid),
+        discount=sum([o.discount for o in valid]),
+        shipping_discount=sum([o.shipping_discount for o in valid]),
         codes=tuple(outcomes),
-        lines=tuple(LineTotal(ln.id, ln.amount, off) for ln, off in zip(cart.lines, per_line, strict=True)),
+        lines=tuple(map(_line_total, zip(ids, cart.amounts, per_line, strict=True))),
     )
+
+
+# LineDiscount and LineTotal made from a ready tuple, as NamedTuple._make does, without the Python-level
+# __new__ the class's own constructor runs (one of each per cart line and code priced)
+_line_discount = partial(tuple.__new__, LineDiscount)
+_line_total = partial(tuple.__new__, LineTotal)
