@@ -32,9 +32,12 @@ from couponry.api.schemas.carts import (
     RollbackIn,
     ValidationIn,
     ValidationOut,
+    ValidationRequest,
+    parse_validation,
 )
 from couponry.api.schemas.common import ResourceIdPath
 from couponry.api.threads import in_pool, in_thread
+from couponry.domain.cart import Cart
 from couponry.domain.errors import RedemptionRefused
 from couponry.services.access.actors import Actor
 from couponry.services.checkout import redemptions, reservations, rollbacks, validations
@@ -77,13 +80,13 @@ def _request(body: RedemptionIn | ReservationIn, key: str | None) -> RedemptionR
     )
 
 
-async def _fast_validate(common: Common[ValidationIn]) -> tuple[int, bytes]:
+async def _fast_validate(common: Common[ValidationRequest]) -> tuple[int, bytes]:
     state, now, body, lookups = common.app.state, utcnow(), common.body, common.lookups
     db: Database = state.db
+    cart, codes, customer_id = body.cart, body.codes, body.customer_id
     if isinstance(lookups.throttle, RedisThrottle):  # its guard talks to Redis: blocking, in a thread
-        args = (db, common.actor, lookups, body, now)
+        args = (db, common.actor, lookups, cart, codes, customer_id, now)
         return 200, orjson.dumps(await in_pool(state.threads, _validate, *args))
-    codes, customer_id = body.codes, body.customer_id
     with lookups.guard(len(codes)):  # in memory: no I/O on the loop
         loaded = None
         if state.loop_reads is not None:  # PostgreSQL: its one query on the async driver, no thread
@@ -99,7 +102,7 @@ async def _fast_validate(common: Common[ValidationIn]) -> tuple[int, bytes]:
             loaded = await in_pool(
                 state.threads, validations.read_coupons, db, common.actor, codes, customer_id
             )
-        answer, _ = validations.priced(body.cart.to_domain(), loaded, codes, now)
+        answer, _ = validations.priced(cart, loaded, codes, now)
         lookups.saw(answer["codes"])
     return 200, orjson.dumps(answer)
 
@@ -108,12 +111,21 @@ async def _fast_validate(common: Common[ValidationIn]) -> tuple[int, bytes]:
 async def validate(request: Request, body: ValidationIn, caller: CallerDep) -> Any:
     actor, lookups = caller
     db, now = request.app.state.db, utcnow()
-    return Json(await in_thread(request, _validate, db, actor, lookups, body, now))
+    args = (db, actor, lookups, body.cart.to_domain(), body.codes, body.customer_id, now)
+    return Json(await in_thread(request, _validate, *args))
 
 
-def _validate(db: Database, actor: Actor, lookups: CodeLookups, body: ValidationIn, now: datetime) -> Any:
-    with lookups.guard(len(body.codes)):
-        result, _ = validations.validate(db, actor, body.cart.to_domain(), body.codes, body.customer_id, now)
+def _validate(
+    db: Database,
+    actor: Actor,
+    lookups: CodeLookups,
+    cart: Cart,
+    codes: list[str],
+    customer_id: str | None,
+    now: datetime,
+) -> Any:
+    with lookups.guard(len(codes)):
+        result, _ = validations.validate(db, actor, cart, codes, customer_id, now)
         lookups.saw(result["codes"])
     return result
 
@@ -251,6 +263,6 @@ def release(reservation_id: ResourceIdPath, db: DbDep, actor: ActorDep, now: Now
 
 
 FAST_PATHS = [
-    HotRoute("/v1/validations", ValidationIn, _fast_validate),
+    HotRoute("/v1/validations", ValidationIn, _fast_validate, parse_validation),
     HotRoute("/v1/redemptions", RedemptionIn, _fast_redeem),
 ]
