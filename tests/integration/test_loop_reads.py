@@ -74,3 +74,15 @@ def test_segments_ab_arms_and_a_customer_without_a_known_code_are_left_to_the_bl
 
     assert on_loop(db, ["NO-SUCH-CODE"], "someone") is None  # the profile needs its own query
     assert on_loop(db, ["NO-SUCH-CODE"], None) == read_coupons(db, SYSTEM, ["NO-SUCH-CODE"], None)
+
+
+def test_the_campaigns_counters_are_read_as_integers_on_either_way(db: Database) -> None:
+    """A sum of bigints is a numeric in PostgreSQL, which the driver reads as a Decimal: money stays int."""
+    issue(db, campaign(db, discount={"type": "amount", "amount": 300}, budget=10_000), "LOOP-INTS")
+    blocking = read_coupons(db, SYSTEM, ["LOOP-INTS"], None)
+    loop = on_loop(db, ["LOOP-INTS"], None)
+    assert loop is not None
+    for snapshots, _ in (blocking, loop):
+        (coupon,) = snapshots
+        counters = (coupon.campaign_redemptions, coupon.campaign_budget_used, coupon.coupon_redemptions)
+        assert [type(c) for c in counters] == [int, int, int]

@@ -54,7 +54,8 @@ def _coupons_sql(n: int, customer: bool, scoped: bool, postgres: bool) -> str:
         "co.code, co.customer_id, co.issued_at, co.redeemed_count + co.held_count, ca.id, ca.updated_at, "
         "(SELECT coalesce(sum(s.redeemed_count + s.held_count), 0) FROM campaign_limit_slots s "
         "WHERE s.campaign_id = ca.id), "
-        "(SELECT coalesce(sum(s.budget_used + s.budget_held), 0) FROM campaign_limit_slots s "
+        # PostgreSQL's sum of bigints is a numeric, which the driver reads as a Decimal: amounts are ints
+        "(SELECT CAST(coalesce(sum(s.budget_used + s.budget_held), 0) AS BIGINT) FROM campaign_limit_slots s "
         "WHERE s.campaign_id = ca.id)"
     )
     joins = "coupons co JOIN campaigns ca ON ca.id = co.campaign_id"
