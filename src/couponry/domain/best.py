@@ -79,7 +79,7 @@ def best_combination(
 def _standalone(
     cart: Cart, wallet: Sequence[CouponSnapshot], customer: CustomerProfile | None, now: datetime
 ) -> list[_Option]:
-    originals = [line.amount for line in cart.lines]
+    originals = cart.amounts
     seen: set[str] = set()
     options = []
     for position, coupon in enumerate(wallet):
@@ -151,4 +151,4 @@ def _search(cart: Cart, groups: list[list[_Option]], best: _Best, evaluations: l
             visit(g + 1, rest, shipping_left - shipping_off, saved + gained, (*chosen, option.position))
         visit(g + 1, remaining, shipping_left, saved, chosen)
 
-    visit(0, [line.amount for line in lines], cart.shipping, 0, ())
+    visit(0, list(cart.amounts), cart.shipping, 0, ())

@@ -39,7 +39,7 @@ def price(
         # A code refused for its budget must not block others from stacking, so stack again without
         # it. Each round leaves one more code out, so this ends; almost always after one round.
         accepted = stack(checks, over_budget)
-        applied, refused = apply_in_order(cart, accepted)
+        applied, remaining, refused = apply_in_order(cart, accepted)
         if refused is None:
             break
         over_budget.add(refused)
@@ -47,7 +47,7 @@ def price(
         _outcome(cart, coupon, result, applied.get(index), index in over_budget)
         for index, (coupon, result) in enumerate(zip(coupons, checks, strict=True))
     ]
-    return _result(cart, outcomes, [(e, applied[i][0]) for i, e in accepted if i in applied])
+    return _result(cart, outcomes, remaining)
 
 
 def application_layer(rules: CampaignRules) -> int:
@@ -80,21 +80,24 @@ def stack(checks: Sequence[Eligible | Refusal], left_out: set[int]) -> list[tupl
     return accepted
 
 
-def apply_in_order(cart: Cart, chosen: Sequence[tuple[int, Eligible]]) -> tuple[Applied, int | None]:
-    """Apply the accepted codes layer by layer; stop at the first one its budget cannot pay for."""
+def apply_in_order(
+    cart: Cart, chosen: Sequence[tuple[int, Eligible]]
+) -> tuple[Applied, list[int], int | None]:
+    """Apply the accepted codes layer by layer; stop at the first one its budget cannot pay for.
+    (what each applied code takes off, what is left on each line, the request index of that code)"""
     remaining = list(cart.amounts)
     shipping_left = cart.shipping
     applied: Applied = {}
     for index, eligible in sorted(chosen, key=lambda c: application_layer(c[1].coupon.rules)):
         parts, shipping_off = discount(eligible, cart.lines, remaining, shipping_left)
         if not fits_budget(eligible.coupon, sum(parts) + shipping_off):
-            return applied, index
+            return applied, remaining, index
         for line_index, part in zip(eligible.lines, parts, strict=True):
             if part:
                 remaining[line_index] -= part
         shipping_left -= shipping_off
         applied[index] = (parts, shipping_off)
-    return applied, None
+    return applied, remaining, None
 
 
 def fits_budget(coupon: CouponSnapshot, amount: int) -> bool:
@@ -125,26 +128,25 @@ def _outcome(
         )
     parts, shipping_off = applied
     cart_lines = cart.lines
-    touched = [(cart_lines[i], part) for i, part in zip(result.lines, parts, strict=True) if part]
+    lines = [
+        _line_discount((line.id, part, line.store_id))
+        for line, part in zip([cart_lines[i] for i in result.lines], parts, strict=True)
+        if part
+    ]
     return CodeOutcome(
         code=coupon.code,
         valid=True,
         campaign_id=campaign_id,
         discount=sum(parts),
         shipping_discount=shipping_off,
-        lines=tuple([_line_discount((line.id, part, line.store_id)) for line, part in touched]),
+        lines=tuple(lines),
         issuer_key=coupon.rules.issuer.key,
     )
 
 
-def _result(
-    cart: Cart, outcomes: list[CodeOutcome], parts: list[tuple[Eligible, list[int]]]
-) -> PricingResult:
-    per_line = [0] * len(cart.lines)
-    for eligible, line_parts in parts:
-        for line_index, part in zip(eligible.lines, line_parts, strict=True):
-            if part:
-                per_line[line_index] += part
+def _result(cart: Cart, outcomes: list[CodeOutcome], remaining: list[int]) -> PricingResult:
+    """`remaining`: what the applied codes left on each line, so a line's discount is the rest."""
+    per_line = [amount - left for amount, left in zip(cart.amounts, remaining, strict=True)]
     valid = [o for o in outcomes if o.valid]
     ids = [line.id for line in cart.lines]
     return PricingResult(
