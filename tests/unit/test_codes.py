@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from couponry.domain import codes
 from couponry.domain.codes import (
     ALPHABET,
     CodeConfig,
@@ -161,3 +162,15 @@ def test_every_ascii_code_folds_like_its_fullwidth_twin(code: str) -> None:
             normalize(fullwidth)
         return
     assert normalize(fullwidth) == expected
+
+
+def _either(normalizer: object, code: str) -> str:
+    try:
+        return normalizer(code)  # type: ignore[operator]
+    except InvalidInput as refused:
+        return f"refused: {refused}"
+
+
+@given(st.one_of(st.text(max_size=80), st.text(alphabet=string.ascii_letters + string.digits, max_size=80)))
+def test_normalize_answers_a_plain_code_as_the_full_folding_does(code: str) -> None:
+    assert _either(normalize, code) == _either(codes._normalized, code)

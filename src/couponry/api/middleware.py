@@ -14,9 +14,9 @@ cost CPU on every request, which is the figure that limits throughput here).
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
+from random import getrandbits
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -78,8 +78,9 @@ class EdgeMiddleware:
             return
         scope[PASSED] = True
         start = time.perf_counter()
-        # a new id: 32 random hex digits, as uuid4().hex gives but five times cheaper
-        request_id = _incoming_request_id(scope) or os.urandom(16).hex()
+        # a new id: 32 random hex digits, as uuid4().hex gives but several times cheaper and without a
+        # system call (an id names a request in logs; it guards nothing, so it need not be unguessable)
+        request_id = _incoming_request_id(scope) or f"{getrandbits(128):032x}"
         token = request_id_var.set(request_id)
         extra = [(_HEADER_RAW, request_id.encode("latin-1")), _NOSNIFF]
         if scope["path"].startswith(_API_PREFIX):

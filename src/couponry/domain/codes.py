@@ -43,6 +43,12 @@ def normalize(code: str) -> str:
     or the separators '-', '_', '.' and space after that (Cyrillic `С`, a NUL byte ...) is refused:
     codes are typed by people from print and screens, and a code that looks like another is a trap.
     """
+    if code.isascii() and code.isalnum() and len(code) <= MAX_CODE_LENGTH:
+        return code.upper()  # the common case, as _normalized gives it: nothing to fold, drop or refuse
+    return _normalized(code)
+
+
+def _normalized(code: str) -> str:
     folded = unicodedata.normalize("NFKC", code)
     stray = next((ch for ch in folded if ch not in _CODE_CHARACTERS), None)
     if stray is not None:
