@@ -402,7 +402,7 @@ def _spread(f: CpuFigures) -> str:
 
 
 def run(quick: bool) -> Section:
-    requests, rounds, warmup = (300, 2, 100) if quick else (2000, 5, 500)
+    requests, rounds, warmup = (300, 2, 100) if quick else (2000, 9, 500)
     compare = os.environ.get("COUPONRY_BENCH_COMPARE_SRC")
     section = Section("Server CPU per request (one process, sequential keep-alive requests)")
     with tempfile.TemporaryDirectory() as workdir:

@@ -50,15 +50,21 @@ def safe_normalize(code: str) -> str | None:
 def _coupons_sql(n: int, customer: bool, scoped: bool, postgres: bool) -> str:
     """The coupons with their campaigns' counters (and the customer's usage and profile), as SQL run on
     the driver (adapters.db.driver): the statements above, without SQLAlchemy's per-execution work."""
+    # the campaign's counters, summed over its limit slots (adapters.db.limit_slots); PostgreSQL's sum
+    # of bigints is a numeric, which the driver reads as a Decimal: amounts are ints, so cast back
+    used = "coalesce(sum(s.redeemed_count + s.held_count), 0)"
+    budget = "CAST(coalesce(sum(s.budget_used + s.budget_held), 0) AS BIGINT)"
+    slots = "FROM campaign_limit_slots s WHERE s.campaign_id = ca.id"
     columns = (
         "co.code, co.customer_id, co.issued_at, co.redeemed_count + co.held_count, ca.id, ca.updated_at, "
-        "(SELECT coalesce(sum(s.redeemed_count + s.held_count), 0) FROM campaign_limit_slots s "
-        "WHERE s.campaign_id = ca.id), "
-        # PostgreSQL's sum of bigints is a numeric, which the driver reads as a Decimal: amounts are ints
-        "(SELECT CAST(coalesce(sum(s.budget_used + s.budget_held), 0) AS BIGINT) FROM campaign_limit_slots s "
-        "WHERE s.campaign_id = ca.id)"
     )
+    if postgres:  # both sums from one pass over the slots (a tenth of the statement's time there)
+        columns += "slot_sums.used, slot_sums.budget"
+    else:  # SQLite has no LATERAL
+        columns += f"(SELECT {used} {slots}), (SELECT {budget} {slots})"
     joins = "coupons co JOIN campaigns ca ON ca.id = co.campaign_id"
+    if postgres:
+        joins += f" CROSS JOIN LATERAL (SELECT {used} AS used, {budget} AS budget {slots}) slot_sums"
     if customer:
         columns += ", cu.redeemed_count + cu.held_count, cus.id, cus.tags, cus.order_count"
         joins += (
