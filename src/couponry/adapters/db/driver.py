@@ -13,7 +13,7 @@ as text.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -59,6 +59,14 @@ def reads_outside_transaction(conn: Connection) -> Iterator[None]:
         yield
     finally:
         dbapi.autocommit = False  # type: ignore[union-attr]
+
+
+def text_array(values: Sequence[str]) -> str:
+    """`values` as PostgreSQL's literal of a text array, every element quoted ({"A","B"}), to be sent as a
+    plain string parameter: PostgreSQL reads it as the array the statement wants (`= ANY(:codes)`),
+    exactly as it reads psycopg's own dump of a list of strings (also an untyped text literal), without
+    psycopg's search for the elements' dumper, which cost more than the rest of the hot read's values."""
+    return "{" + ",".join(['"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values]) + "}"
 
 
 def utc(value: Any) -> datetime | None:

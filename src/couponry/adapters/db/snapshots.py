@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, bindparam, select
 
 from couponry.adapters.db.campaign_rules import cached_rules, rules_from_row
-from couponry.adapters.db.driver import execute, from_json, is_postgres, utc
+from couponry.adapters.db.driver import execute, from_json, is_postgres, text_array, utc
 from couponry.adapters.db.segments import with_segments
 from couponry.adapters.db.tables import campaigns, customers
 from couponry.adapters.db.variants import with_variants
@@ -102,7 +102,7 @@ class SnapshotRead:
     def query(self) -> tuple[str, dict[str, Any]]:
         params: dict[str, Any] = {"customer_id": self.customer_id, "store": self.store_scope}
         if self.postgres:
-            params["codes"] = self.wanted
+            params["codes"] = text_array(self.wanted)
         else:
             params.update({f"c{i}": code for i, code in enumerate(self.wanted)})
         customer = self.customer_id is not None
