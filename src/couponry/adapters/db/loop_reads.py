@@ -98,7 +98,9 @@ class _Connection:
     async def fetch(self, sql: str, params: dict[str, Any], retry: bool = True) -> list[tuple[Any, ...]]:
         query, names = positional(sql)
         values, types, formats = self._dumped(names, params)
-        name = await self._prepared(query, types)
+        name = self.prepared.get((query, types))  # prepared already, almost always: no await for it
+        if name is None:
+            name = await self._prepared(query, types)
         self._send(query, name, values, types, formats)
         try:
             return await self._result()
