@@ -63,7 +63,15 @@ def redeem(client: httpx.Client, code: str, **extra: Any) -> httpx.Response:
 
 
 # the scheduler's bookkeeping, and the roll-ups its measuring.fold job keeps (a minute may pass mid-test)
-BACKGROUND_TABLES = {"scheduled_runs", "measure_watermark", "campaign_daily", "store_daily"}
+# What the server's background workers write, never a request: the scheduler's runs and roll-ups, and
+# the webhook deliveries the outbox's dispatcher fans an event out to (a request writes the event)
+BACKGROUND_TABLES = {
+    "scheduled_runs",
+    "measure_watermark",
+    "campaign_daily",
+    "store_daily",
+    "webhook_deliveries",
+}
 
 
 def database_fingerprint(database_url: str) -> dict[str, tuple[Any, ...]]:
@@ -78,7 +86,7 @@ def database_fingerprint(database_url: str) -> dict[str, tuple[Any, ...]]:
         with engine.connect() as conn:
             fingerprint = {}
             for table in metadata.sorted_tables:
-                if table.name in BACKGROUND_TABLES:  # what the in-process scheduler writes, not a request
+                if table.name in BACKGROUND_TABLES:
                     continue
                 sums = [
                     func.coalesce(func.sum(c), 0)
