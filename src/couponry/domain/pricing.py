@@ -84,7 +84,8 @@ def apply_in_order(
     cart: Cart, chosen: Sequence[tuple[int, Eligible]]
 ) -> tuple[Applied, list[int], int | None]:
     """Apply the accepted codes layer by layer; stop at the first one its budget cannot pay for.
-    (what each applied code takes off, what is left on each line, the request index of that code)"""
+    Returns what each applied code takes off, what is left on each line after them, and the request
+    index of the code its budget could not pay for (None when every code was applied)."""
     remaining = list(cart.amounts)
     shipping_left = cart.shipping
     applied: Applied = {}
