@@ -7,9 +7,10 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from couponry.api.schemas.carts import RedemptionIn, ValidationIn, ValidationRequest, parse_validation
+from couponry.api.schemas.lean import lean_adapter
 
 LINE = '{"id":"1","unit_price":%s,"quantity":1%s}'
 BODY = '{"cart":{"currency":"USD","lines":[%s]},"codes":["A"]}'
@@ -196,3 +197,22 @@ def test_the_lean_parser_takes_a_whole_cart_with_every_field() -> None:
         }
     ).encode()
     assert _lean_validation(raw) == _declared_validation(raw) != "refused"
+
+
+def test_a_lean_schema_keeps_its_models_configuration() -> None:
+    class Strict(BaseModel):
+        model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+        name: str
+
+    class Outer(BaseModel):
+        inner: Strict
+        note: str = "default"
+
+    lean = lean_adapter(Outer)
+    assert lean.validate_json('{"inner": {"name": " x "}}') == {"inner": {"name": "x"}}
+    with pytest.raises(ValidationError):
+        lean.validate_json('{"inner": {"name": "x", "other": 1}}')
+    Outer.model_validate_json(
+        '{"inner": {"name": "x"}, "other": 1}'
+    )  # Outer ignores extras: so does its lean
+    assert lean.validate_json('{"inner": {"name": "x"}, "other": 1}') == {"inner": {"name": "x"}}
