@@ -249,3 +249,20 @@ def check_shares(conn: Connection, campaign: Any, usage: CampaignUsage) -> None:
         left = campaign.budget - usage.budget_used - usage.budget_held if active else 0
         assert all(s.budget_left >= 0 for s in slots)
         assert sum(s.budget_left for s in slots) <= max(left, 0)
+
+
+def customer_uses(database_url: str, campaign_id: str, customer_id: str) -> tuple[int, int]:
+    """(redeemed, held) of one customer's use of a campaign, as its per-customer limit counts them."""
+    engine = create_engine(normalize_url(database_url))
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT redeemed_count, held_count FROM customer_usage "
+                    "WHERE campaign_id = :campaign AND customer_id = :customer"
+                ),
+                {"campaign": campaign_id, "customer": customer_id},
+            ).first()
+    finally:
+        engine.dispose()
+    return (row.redeemed_count, row.held_count) if row else (0, 0)

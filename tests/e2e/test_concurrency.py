@@ -26,6 +26,7 @@ from tests.e2e.concurrency_helpers import (
     confirm,
     coupon,
     create_campaign,
+    customer_uses,
     issue_code,
     ledger,
     redeem,
@@ -156,6 +157,7 @@ def test_200_concurrent_redemptions_by_one_customer_limited_to_3_per_customer_re
     assert ledger(pg_server.database_url, code) == Ledger(
         succeeded=3, coupon_redeemed=3, campaign_redeemed=3, budget_used=300
     )
+    assert customer_uses(pg_server.database_url, campaign["id"], customer) == (3, 0)
     # and another customer is not held back by the first one's uses
     other = admin.post("/v1/redemptions", json=redemption(unique("order-"), code, unique("customer-")))
     assert other.status_code == 201, other.text

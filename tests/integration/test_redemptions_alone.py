@@ -17,7 +17,7 @@ from couponry.adapters.db import subscriptions
 from couponry.adapters.db.engine import Database
 from couponry.adapters.db.loop_reads import LoopReads
 from couponry.adapters.db.snapshots import SnapshotRead
-from couponry.adapters.db.tables import redemption_codes, redemption_lines, redemptions
+from couponry.adapters.db.tables import customer_usage, redemption_codes, redemption_lines, redemptions
 from couponry.domain.errors import RedemptionRefused
 from couponry.services.access.actors import SYSTEM
 from couponry.services.checkout import redemptions as service
@@ -48,14 +48,15 @@ def alone(db: Database) -> Iterator[Any]:
     with db.read() as conn:
         subscriptions.subscribed_types(conn)
 
-    def run(order: str, code: str = "CODE") -> dict[str, Any] | None:
+    def run(order: str, code: str = "CODE", customer: str | None = None) -> dict[str, Any] | None:
         read_coupons(db, SYSTEM, [code], None)  # the rules in this process's cache
+        req = request(order, codes=(code,), customer=customer)
 
         async def go() -> dict[str, Any] | None:
             reads = LoopReads(db.url, 1)
             await reads.open()
             try:
-                return await service.redeem_alone(reads, db, SYSTEM, request(order, codes=(code,)), T0)
+                return await service.redeem_alone(reads, db, SYSTEM, req, T0)
             finally:
                 await reads.close()
 
@@ -130,3 +131,62 @@ def test_a_webhook_on_coupon_redeemed_leaves_redemptions_to_the_transaction(db: 
 
     assert alone("o1") is None
     assert _written(db) == (0, 0, 0)
+
+
+def _customer_uses(db: Database, campaign_id: str, customer: str) -> int:
+    with db.read() as conn:
+        used = conn.execute(
+            select(customer_usage.c.redeemed_count).where(
+                customer_usage.c.campaign_id == campaign_id, customer_usage.c.customer_id == customer
+            )
+        ).scalar_one_or_none()
+    return used or 0
+
+
+def test_a_customers_redemption_alone_counts_their_use_as_a_transaction_does(
+    db: Database, alone: Any
+) -> None:
+    campaign_id = campaign(db, per_customer=5, max_redemptions=10)
+    issue(db, campaign_id, "CODE")
+    body = alone("o1", customer="ann")
+    assert body is not None and body["customer_id"] == "ann"
+    assert {k: service.get_redemption(db, SYSTEM, body["id"])[k] for k in body} == body
+    assert _customer_uses(db, campaign_id, "ann") == 1
+    redeem(db, "o2", customer="ann")  # the same through a transaction
+    assert _customer_uses(db, campaign_id, "ann") == 2
+    assert stats(db, campaign_id)[0] == 2 and _written(db) == (2, 2, 2)
+
+
+def test_a_customer_at_their_limit_after_the_read_is_refused_by_the_guard_with_nothing_written(
+    db: Database, alone: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign_id = campaign(db, per_customer=1)  # no campaign-wide limit: only the customer's counts
+    issue(db, campaign_id, "CODE")
+    stale = read_as_now(db, ["CODE"], "ann")  # read before ann's one use was taken
+    assert alone("o1", customer="ann") is not None
+    monkeypatch.setattr(SnapshotRead, "finish_without_reading", lambda self, rows: stale)
+    before = _written(db), stats(db, campaign_id), redeemed_count(db, "CODE")
+
+    assert alone("o2", customer="ann") is None  # priced as usable; the customer's guard took nothing
+    assert (_written(db), stats(db, campaign_id), redeemed_count(db, "CODE")) == before
+    assert _customer_uses(db, campaign_id, "ann") == 1
+    monkeypatch.undo()
+    with pytest.raises(RedemptionRefused) as refused:
+        service.redeem(db, SYSTEM, request("o2", customer="ann"), T0)
+    assert refused.value.extra["codes"][0]["reason"] == "customer_limit_reached"
+    assert alone("o3", customer="bob") is not None  # another customer's limit is their own
+    assert _customer_uses(db, campaign_id, "bob") == 1
+
+
+def test_a_campaign_used_up_takes_no_customer_use_either(
+    db: Database, alone: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign_id = campaign(db, per_customer=3, max_redemptions=1)
+    issue(db, campaign_id, "CODE")
+    stale = read_as_now(db, ["CODE"], "ann")
+    # (a limit of 1 sits on one of the campaign's slots: alone, a random slot would mostly find none)
+    redeem(db, "o1", customer="ann")
+    monkeypatch.setattr(SnapshotRead, "finish_without_reading", lambda self, rows: stale)
+
+    assert alone("o2", customer="ann") is None  # the campaign's guard took nothing
+    assert _customer_uses(db, campaign_id, "ann") == 1 and stats(db, campaign_id)[0] == 1

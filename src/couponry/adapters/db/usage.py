@@ -138,11 +138,14 @@ def _took(row: Any) -> bool:
     )
 
 
-def _customer_sql(hold: bool) -> str:
+def _customer_sql(hold: bool, row: str | None = None) -> str:
+    """The customer's use of the campaign, under its per-customer limit. `row`: a query giving the row
+    to insert (by default the VALUES of :campaign and :customer with one use)."""
     used = _columns(hold)[0]
+    values = f"VALUES (:campaign, :customer, {0 if hold else 1}, {1 if hold else 0})"
     return (
         "INSERT INTO customer_usage (campaign_id, customer_id, redeemed_count, held_count) "
-        f"VALUES (:campaign, :customer, {0 if hold else 1}, {1 if hold else 0}) "
+        f"{row or values} "
         f"ON CONFLICT (campaign_id, customer_id) DO UPDATE SET {used} = customer_usage.{used} + 1 "
         "WHERE customer_usage.redeemed_count + customer_usage.held_count "
         "< coalesce((SELECT per_customer FROM campaigns WHERE id = :campaign), 2147483647) RETURNING 1"
@@ -219,31 +222,48 @@ def _fast_sql(conn: Connection, used: str, budget: str) -> str:
     )
 
 
+# 1 when the code's guarded statement took what `_took` asks for, else 0
+_FAST_TOOK = (
+    "SELECT CASE WHEN c.status = 'active' AND (c.limit_slots = 0 OR EXISTS (SELECT 1 FROM s)) "
+    "AND (c.per_coupon IS NULL OR EXISTS (SELECT 1 FROM k)) THEN 1 ELSE 0 END AS took FROM c"
+)
+_FAST_VERDICT = f"SELECT 1 / coalesce(({_FAST_TOOK}), 0)"
+
+
 def _guarded_fast_sql(used: str, budget: str) -> str:
     """The same, failing (division by zero) unless it took what `_took` asks for; a missing campaign
     row (never deleted, so never missing) fails too."""
-    return _fast_ctes(used, budget) + (
-        "SELECT 1 / coalesce((SELECT CASE WHEN c.status = 'active' "
-        "AND (c.limit_slots = 0 OR EXISTS (SELECT 1 FROM s)) "
-        "AND (c.per_coupon IS NULL OR EXISTS (SELECT 1 FROM k)) THEN 1 ELSE 0 END FROM c), 0)"
-    )
+    return _fast_ctes(used, budget) + _FAST_VERDICT
 
 
 def redemption_in_one_statement(inserts: Sequence[tuple[str, Any]], u: Usage) -> tuple[str, dict[str, Any]]:
-    """PostgreSQL: a one-code redemption without a customer as one statement, for autocommit: the
-    INSERTs `inserts` (the redemption's rows) and the code's guarded statement (a random slot, then the
-    coupon) as common table expressions, failing (division by zero) unless the guard took its unit, so
-    that nothing is written. The slot is locked before the coupon (the coupon's UPDATE reads the slot's
-    result), as everywhere; the INSERTs lock no counted row. A unique key taken (the order redeemed the
-    code already) fails it too."""
+    """PostgreSQL: a one-code redemption as one statement, for autocommit: the INSERTs `inserts` (the
+    redemption's rows), the code's guarded statement (a random slot, then the coupon) and, for a
+    customer, the customer's (their use of the campaign, under its per-customer limit) as common table
+    expressions, failing (division by zero) unless every guard took its unit, so that nothing is
+    written. Rows are locked in take()'s order: the slot before the coupon (the coupon's UPDATE reads
+    the slot's result), and both before the customer's use (which reads the code's verdict, `g`); the
+    INSERTs lock no counted row. A unique key taken (the order redeemed the code already) fails it too."""
     used, budget = _columns(False)
     ctes, params = [], {}
     for i, (sql, values) in enumerate(inserts):
         ctes.append(f"w{i} AS ({_prefixed(sql, f'w{i}_')})")
         params.update({f"w{i}_{name}": value for name, value in values.items()})
-    guard = _guarded_fast_sql(used, budget).removeprefix("WITH ")
     params.update(_fast_params(u))
-    return "WITH " + ", ".join(ctes) + ", " + guard, params
+    code_guard = _fast_ctes(used, budget).removeprefix("WITH ")
+    if u.customer_id is None:
+        return "WITH " + ", ".join(ctes) + ", " + code_guard + _FAST_VERDICT, params
+    params.update(_customer_params(u))
+    customer = _customer_sql(False, row="SELECT :campaign, :customer, 1, 0 FROM g WHERE g.took = 1")
+    return (
+        "WITH "
+        + ", ".join(ctes)
+        + ", "
+        + code_guard
+        + f", g AS ({_FAST_TOOK}), u AS ({customer}) "
+        + "SELECT 1 / coalesce((SELECT took FROM g), 0) / (SELECT count(*) FROM u)::int",
+        params,
+    )
 
 
 _PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")

@@ -83,25 +83,25 @@ def redeem(
 async def redeem_alone(
     reads: LoopReads, db: Database, actor: Actor, req: RedemptionRequest, now: datetime
 ) -> dict[str, Any] | None:
-    """PostgreSQL, on the event loop: the commonest redemption (one code, no customer, no hold, no
-    Idempotency-Key) as one read and one statement in autocommit (adapters.db.usage.
+    """PostgreSQL, on the event loop: the commonest redemption (one code, with or without a customer,
+    no hold, no Idempotency-Key) as one read and one statement in autocommit (adapters.db.usage.
     redemption_in_one_statement), with no thread and no BEGIN or COMMIT. None when it is not that case,
     when the read would need more than its one query, or when the statement did not go through (a guard
     found no unit where it looked, or the order redeemed the code already): nothing was written, and
     `redeem` decides. A code the prices refuse (unknown, expired ...) raises as `redeem` does."""
     actor.require(Permission.REDEEM)
-    if len(req.codes) != 1 or req.customer_id is not None or req.reservation_id is not None:
+    if len(req.codes) != 1 or req.reservation_id is not None:
         return None
     types = subscriptions.cached_types(db.engine)
     if types is None or "coupon.redeemed" in types:  # its outbox row belongs in the transaction
         return None
     req = replace(req, store_scope=actor.store_scope)
-    plan = SnapshotRead(req.codes, None, req.store_scope, postgres=True)
+    plan = SnapshotRead(req.codes, req.customer_id, req.store_scope, postgres=True)
     loaded = plan.finish_without_reading(await reads.fetch(*plan.query()) if plan.wanted else [])
-    if loaded is None:
+    if loaded is None:  # segments, A/B arms, rules not cached, a customer without a known code ...
         return None
     result, validation, tracked = price_loaded(req, loaded, now)
-    (usage,) = usages_of(result, None, tracked)
+    (usage,) = usages_of(result, req.customer_id, tracked)
     redemption_id = new_id()
     inserts = redemption_rows(redemption_id, req, result, validation, now, None)
     try:
