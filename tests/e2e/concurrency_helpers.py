@@ -253,16 +253,20 @@ def check_shares(conn: Connection, campaign: Any, usage: CampaignUsage) -> None:
 
 def customer_uses(database_url: str, campaign_id: str, customer_id: str) -> tuple[int, int]:
     """(redeemed, held) of one customer's use of a campaign, as its per-customer limit counts them."""
+    row = fetch_one(
+        database_url,
+        "SELECT redeemed_count, held_count FROM customer_usage "
+        "WHERE campaign_id = :campaign AND customer_id = :customer",
+        {"campaign": campaign_id, "customer": customer_id},
+    )
+    return (row.redeemed_count, row.held_count) if row else (0, 0)
+
+
+def fetch_one(database_url: str, sql: str, params: dict[str, Any]) -> Any:
+    """The first row of one query on a connection of its own, or None."""
     engine = create_engine(normalize_url(database_url))
     try:
         with engine.connect() as conn:
-            row = conn.execute(
-                text(
-                    "SELECT redeemed_count, held_count FROM customer_usage "
-                    "WHERE campaign_id = :campaign AND customer_id = :customer"
-                ),
-                {"campaign": campaign_id, "customer": customer_id},
-            ).first()
+            return conn.execute(text(sql), params).first()
     finally:
         engine.dispose()
-    return (row.redeemed_count, row.held_count) if row else (0, 0)
