@@ -144,7 +144,7 @@ def lean_cart(data: dict[str, Any]) -> Cart | None:
                 )
             )
         )
-    if len({line.id for line in lines}) != len(lines):
+    if _repeated([line.id for line in lines]) is not None:  # CartIn._unique_line_ids
         return None
     shipping, channel, country = _CART_DEFAULTS
     get = data.get
